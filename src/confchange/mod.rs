@@ -1,0 +1,1 @@
+//! confchange (in progress)

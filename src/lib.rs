@@ -1,0 +1,43 @@
+//! An embeddable, I/O-free Raft consensus core.
+//!
+//! (The guide and the driver contract are written in this module's docs.)
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "default-logger")]
+mod logger;
+
+mod confchange;
+mod config;
+mod errors;
+mod log_unstable;
+mod quorum;
+mod raft;
+mod raft_log;
+mod read_only;
+mod status;
+mod tracker;
+
+pub mod prelude;
+pub mod raw_node;
+pub mod storage;
+pub mod util;
+
+pub use raft_proto::eraftpb;
+
+#[cfg(feature = "default-logger")]
+pub use logger::default_logger;
+
+pub use self::config::Config;
+pub use self::errors::{Error, Result, StorageError};
+pub use self::read_only::{ReadOnlyOption, ReadState};
+pub use self::util::{majority, NO_LIMIT};
+
+/// The id that names no node.
+pub const INVALID_ID: u64 = 0;
+/// The index that names no entry.
+pub const INVALID_INDEX: u64 = 0;
+
+type HashMap<K, V> = fxhash::FxHashMap<K, V>;
+type HashSet<K> = fxhash::FxHashSet<K>;

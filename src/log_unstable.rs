@@ -1,0 +1,1 @@
+//! log_unstable (in progress)

@@ -1,0 +1,225 @@
+//! Small helpers shared across the crate and exposed to callers.
+
+use std::fmt::Write as _;
+use std::u64;
+
+use fxhash::FxHashSet;
+use protobuf::Message as PbMessage;
+
+use crate::eraftpb::{Entry, Message};
+use crate::HashSet;
+
+/// A number to represent that there is no limit.
+pub const NO_LIMIT: u64 = u64::MAX;
+
+/// Truncates `entries` so that their total encoded size does not exceed
+/// `max`, keeping at least one entry whatever its size, so a single large
+/// entry still makes progress.
+///
+/// `None` and [`NO_LIMIT`] leave the vector untouched.
+pub fn limit_size<T: PbMessage + Clone>(entries: &mut Vec<T>, max: Option<u64>) {
+    if entries.len() <= 1 {
+        return;
+    }
+    let max = match max {
+        None | Some(NO_LIMIT) => return,
+        Some(max) => max,
+    };
+
+    let mut size = 0;
+    let limit = entries
+        .iter()
+        .take_while(|&e| {
+            if size == 0 {
+                size += u64::from(e.compute_size());
+                return true;
+            }
+            size += u64::from(e.compute_size());
+            size <= max
+        })
+        .count();
+
+    entries.truncate(limit);
+}
+
+/// Checks that `ents` continue the entries already in `msg`: true when
+/// either side is empty or the first of `ents` follows the last of `msg`.
+pub fn is_continuous_ents(msg: &Message, ents: &[Entry]) -> bool {
+    if !msg.entries.is_empty() && !ents.is_empty() {
+        let expected_next_idx = msg.entries.last().unwrap().index + 1;
+        return expected_next_idx == ents.first().unwrap().index;
+    }
+    true
+}
+
+/// The size of a majority of `total` voters.
+#[inline]
+pub fn majority(total: usize) -> usize {
+    (total / 2) + 1
+}
+
+/// A union of two sets of ids, read without allocating a merged set.
+///
+/// Ids in both sets are reported once.
+#[derive(Clone, Debug)]
+pub struct Union<'a> {
+    first: &'a HashSet<u64>,
+    second: &'a HashSet<u64>,
+}
+
+impl<'a> Union<'a> {
+    /// Creates a union of the two sets.
+    pub fn new(first: &'a HashSet<u64>, second: &'a HashSet<u64>) -> Union<'a> {
+        Union { first, second }
+    }
+
+    /// Checks whether `id` is in either set.
+    pub fn contains(&self, id: u64) -> bool {
+        self.first.contains(&id) || self.second.contains(&id)
+    }
+
+    /// Iterates over the ids of the union, each once.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.first.union(self.second).cloned()
+    }
+
+    /// Checks whether both sets are empty.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty() && self.second.is_empty()
+    }
+
+    /// The number of distinct ids in the union. O(n).
+    pub fn len(&self) -> usize {
+        self.first.len() + self.second.len() - self.second.intersection(self.first).count()
+    }
+}
+
+/// The approximate in-memory payload size of an entry: its data and context
+/// plus 12 bytes for the index, term and type. Used for the uncommitted-size
+/// limit and the unstable-entries accounting, where an exact protobuf size
+/// would cost a traversal.
+#[inline]
+pub fn entry_approximate_size(e: &Entry) -> usize {
+    e.data.len() + e.context.len() + 12
+}
+
+/// Formats a set of ids in ascending order, for stable log and error output.
+pub(crate) fn format_ids<'a>(ids: impl IntoIterator<Item = &'a u64>) -> String {
+    let mut v: Vec<u64> = ids.into_iter().copied().collect();
+    v.sort_unstable();
+    let mut s = String::new();
+    for (i, id) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        let _ = write!(s, "{id}");
+    }
+    s
+}
+
+/// Builds an `FxHashSet` from ids.
+pub(crate) fn id_set(ids: impl IntoIterator<Item = u64>) -> HashSet<u64> {
+    let mut s = FxHashSet::default();
+    s.extend(ids);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn entry(index: u64, term: u64, data: &'static [u8]) -> Entry {
+        Entry {
+            index,
+            term,
+            data: Bytes::from_static(data),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn limit_size_keeps_at_least_one_entry() {
+        let ents: Vec<Entry> = (1..=5).map(|i| entry(i, i, b"")).collect();
+        let size = u64::from(ents[0].compute_size());
+        let cases: Vec<(Option<u64>, usize)> = vec![
+            (None, 5),
+            (Some(NO_LIMIT), 5),
+            (Some(0), 1),
+            (Some(size - 1), 1),
+            (Some(size), 1),
+            (Some(size * 2), 2),
+            (Some(size * 2 + 1), 2),
+            (Some(size * 3 - 1), 2),
+            (Some(size * 3), 3),
+            (Some(size * 5), 5),
+        ];
+        for (max, want) in cases {
+            let mut v = ents.clone();
+            limit_size(&mut v, max);
+            assert_eq!(v.len(), want, "max {max:?}");
+            assert_eq!(v[..], ents[..want]);
+        }
+        let mut empty: Vec<Entry> = vec![];
+        limit_size(&mut empty, Some(0));
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn continuity_of_entries_in_a_message() {
+        let mut m = Message::default();
+        assert!(is_continuous_ents(&m, &[entry(5, 1, b"")]));
+        m.entries = vec![entry(3, 1, b""), entry(4, 1, b"")];
+        assert!(is_continuous_ents(&m, &[]));
+        assert!(is_continuous_ents(&m, &[entry(5, 1, b"")]));
+        assert!(!is_continuous_ents(&m, &[entry(6, 1, b"")]));
+        assert!(!is_continuous_ents(&m, &[entry(4, 1, b"")]));
+    }
+
+    #[test]
+    fn majority_of_n() {
+        let cases = [
+            (0, 1),
+            (1, 1),
+            (2, 2),
+            (3, 2),
+            (4, 3),
+            (5, 3),
+            (6, 4),
+            (7, 4),
+        ];
+        for (n, want) in cases {
+            assert_eq!(majority(n), want, "n {n}");
+        }
+    }
+
+    #[test]
+    fn union_counts_shared_ids_once() {
+        let a = id_set([1, 2, 3]);
+        let b = id_set([3, 4]);
+        let u = Union::new(&a, &b);
+        assert_eq!(u.len(), 4);
+        assert!(!u.is_empty());
+        assert!(u.contains(4) && u.contains(1) && !u.contains(5));
+        let mut ids: Vec<u64> = u.iter().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
+        let e = HashSet::default();
+        assert!(Union::new(&e, &e).is_empty());
+        assert_eq!(Union::new(&e, &e).len(), 0);
+    }
+
+    #[test]
+    fn approximate_size_counts_data_context_and_header() {
+        let mut e = entry(1, 1, b"abcd");
+        e.context = Bytes::from_static(b"xy");
+        assert_eq!(entry_approximate_size(&e), 4 + 2 + 12);
+        assert_eq!(entry_approximate_size(&Entry::default()), 12);
+    }
+
+    #[test]
+    fn ids_format_sorted() {
+        assert_eq!(format_ids(&id_set([3, 1, 2])), "1 2 3");
+        assert_eq!(format_ids(&id_set([])), "");
+    }
+}
