@@ -334,3 +334,192 @@ impl ProgressTracker {
         self.votes.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::confchange::restore;
+    use crate::util::id_set;
+
+    /// A tracker of voters `voters` (and learners), with peer 1 as the
+    /// local node.
+    fn tracker(voters: &[u64], learners: &[u64]) -> ProgressTracker {
+        let mut t = ProgressTracker::new(8);
+        let cs = ConfState {
+            voters: voters.to_vec(),
+            learners: learners.to_vec(),
+            ..Default::default()
+        };
+        restore(&mut t, 1, &cs).unwrap();
+        t
+    }
+
+    fn joint_tracker(incoming: &[u64], outgoing: &[u64]) -> ProgressTracker {
+        let mut t = ProgressTracker::new(8);
+        let cs = ConfState {
+            voters: incoming.to_vec(),
+            voters_outgoing: outgoing.to_vec(),
+            ..Default::default()
+        };
+        restore(&mut t, 1, &cs).unwrap();
+        t
+    }
+
+    #[test]
+    fn first_vote_of_a_peer_counts() {
+        let mut t = tracker(&[1, 2, 3], &[]);
+        t.record_vote(2, true);
+        t.record_vote(2, false);
+        assert_eq!(t.votes().get(&2), Some(&true));
+        t.reset_votes();
+        assert!(t.votes().is_empty());
+        t.record_vote(2, false);
+        assert_eq!(t.votes().get(&2), Some(&false));
+    }
+
+    #[test]
+    fn tally_counts_only_current_voters() {
+        let mut t = tracker(&[1, 2, 3], &[4]);
+        t.record_vote(1, true);
+        t.record_vote(4, true); // a learner
+        t.record_vote(9, false); // not a member
+        assert_eq!(t.tally_votes(), (1, 0, VoteResult::Pending));
+        t.record_vote(2, false);
+        assert_eq!(t.tally_votes(), (1, 1, VoteResult::Pending));
+        t.record_vote(3, true);
+        assert_eq!(t.tally_votes(), (2, 1, VoteResult::Won));
+
+        let mut t = tracker(&[1, 2, 3], &[]);
+        t.record_vote(2, false);
+        t.record_vote(3, false);
+        assert_eq!(t.tally_votes(), (0, 2, VoteResult::Lost));
+    }
+
+    #[test]
+    fn joint_election_needs_both_majorities() {
+        let mut t = joint_tracker(&[1, 2, 3], &[1, 4, 5]);
+        t.record_vote(1, true);
+        t.record_vote(2, true);
+        assert_eq!(t.tally_votes(), (2, 0, VoteResult::Pending));
+        t.record_vote(4, true);
+        assert_eq!(t.tally_votes(), (3, 0, VoteResult::Won));
+    }
+
+    #[test]
+    fn quorum_recently_active_counts_self_and_resets_others() {
+        let mut t = tracker(&[1, 2, 3, 4, 5], &[6]);
+        // Freshly added peers count as active once.
+        assert!(t.iter().all(|(_, pr)| pr.recent_active));
+        assert!(t.quorum_recently_active(1));
+        for (id, pr) in t.iter() {
+            assert_eq!(pr.recent_active, *id == 1, "peer {id}");
+        }
+        // Only the leader and a learner heard from: no quorum.
+        t.get_mut(6).unwrap().recent_active = true;
+        t.get_mut(2).unwrap().recent_active = true;
+        assert!(!t.quorum_recently_active(1));
+        assert!(!t.get(6).unwrap().recent_active);
+        t.get_mut(2).unwrap().recent_active = true;
+        t.get_mut(3).unwrap().recent_active = true;
+        assert!(t.quorum_recently_active(1));
+    }
+
+    #[test]
+    fn has_quorum_checks_both_halves() {
+        let t = joint_tracker(&[1, 2, 3], &[3, 4, 5]);
+        assert!(!t.has_quorum(&id_set([1, 2])));
+        assert!(t.has_quorum(&id_set([1, 2, 4, 5])));
+        assert!(t.has_quorum(&id_set([2, 3, 4])));
+        assert!(!t.has_quorum(&id_set([9])));
+    }
+
+    #[test]
+    fn maximal_committed_index_uses_voters_matched() {
+        let mut t = tracker(&[1, 2, 3], &[4]);
+        for (id, matched) in [(1, 5), (2, 3), (3, 1), (4, 9)] {
+            t.get_mut(id).unwrap().matched = matched;
+        }
+        assert_eq!(t.maximal_committed_index(), (3, false));
+
+        t.enable_group_commit(true);
+        assert!(t.group_commit());
+        for (id, group) in [(1, 1), (2, 1), (3, 2)] {
+            t.get_mut(id).unwrap().commit_group_id = group;
+        }
+        // Index 3 is only in group 1; index 1 is in both groups.
+        assert_eq!(t.maximal_committed_index(), (1, true));
+    }
+
+    #[test]
+    fn apply_conf_gives_added_peers_a_fresh_active_progress() {
+        let mut t = tracker(&[1, 2], &[]);
+        t.get_mut(2).unwrap().matched = 7;
+        let conf = Configuration::new(id_set([1, 2, 3]), HashSet::default());
+        t.apply_conf(
+            conf,
+            vec![
+                (2, MapChangeType::Remove),
+                (2, MapChangeType::Add),
+                (3, MapChangeType::Add),
+            ],
+            11,
+        );
+        for id in [2, 3] {
+            let pr = t.get(id).unwrap();
+            assert_eq!((pr.matched, pr.next_idx), (0, 11), "peer {id}");
+            assert!(pr.recent_active, "peer {id}");
+            assert_eq!(pr.ins.cap(), 8, "peer {id}");
+        }
+        assert_eq!(t.iter().len(), 3);
+        assert_eq!(t.iter_mut().len(), 3);
+        assert_eq!(t.conf().voters().incoming().slice(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "does not match configuration")]
+    fn apply_conf_checks_progress_matches_config_in_debug() {
+        let mut t = tracker(&[1], &[]);
+        let conf = Configuration::new(id_set([1, 2]), HashSet::default());
+        t.apply_conf(conf, vec![], 1);
+    }
+
+    #[test]
+    fn singleton_and_clear() {
+        let mut t = tracker(&[1], &[2]);
+        assert!(t.is_singleton());
+        assert!(!tracker(&[1, 2], &[]).is_singleton());
+        assert!(!joint_tracker(&[1], &[1, 2]).is_singleton());
+        t.record_vote(1, true);
+        t.enable_group_commit(true);
+        t.clear();
+        assert_eq!(t.iter().len(), 0);
+        assert!(t.votes().is_empty());
+        assert_eq!(t.conf(), &Configuration::default());
+        assert!(t.group_commit(), "the switch is kept");
+    }
+
+    #[test]
+    fn configuration_accessors_display_and_conf_state() {
+        let mut c = Configuration::new(id_set([3, 1]), id_set([5]));
+        assert_eq!(c.to_string(), "voters=(1 3) learners=(5)");
+        c.voters.outgoing.extend([1, 2]);
+        c.learners_next.insert(2);
+        c.auto_leave = true;
+        assert_eq!(
+            c.to_string(),
+            "voters=(1 3)&&(1 2) learners=(5) learners_next=(2) autoleave"
+        );
+        assert_eq!(c.voters().outgoing().slice(), vec![1, 2]);
+        assert_eq!(c.learners(), &id_set([5]));
+        assert_eq!(c.learners_next(), &id_set([2]));
+        assert!(*c.auto_leave());
+        let cs = c.to_conf_state();
+        assert_eq!(cs.voters, vec![1, 3]);
+        assert_eq!(cs.voters_outgoing, vec![1, 2]);
+        assert_eq!(cs.learners, vec![5]);
+        assert_eq!(cs.learners_next, vec![2]);
+        assert!(cs.auto_leave);
+        assert_eq!(Configuration::with_capacity(3, 2), Configuration::default());
+    }
+}
