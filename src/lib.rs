@@ -53,6 +53,10 @@ pub use self::log_unstable::Unstable;
 pub use self::quorum::{
     joint::Configuration as JointConfig, majority::Configuration as MajorityConfig, VoteResult,
 };
+pub use self::raft::{
+    vote_resp_msg_type, Raft, SoftState, StateRole, CAMPAIGN_ELECTION, CAMPAIGN_PRE_ELECTION,
+    CAMPAIGN_TRANSFER,
+};
 pub use self::raft_log::RaftLog;
 pub use self::read_only::{ReadOnlyOption, ReadState};
 pub use self::storage::{GetEntriesContext, RaftState, Storage};

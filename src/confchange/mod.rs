@@ -5,24 +5,9 @@
 mod changer;
 #[cfg(test)]
 pub(crate) mod datadriven;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "restore is called by Raft::new and Raft::restore once the core is merged; \
-                  delete this attribute then"
-    )
-)]
 mod restore;
 
 pub use self::changer::Changer;
-#[cfg_attr(
-    not(test),
-    expect(
-        unused_imports,
-        reason = "used by the core once merged; delete this attribute then"
-    )
-)]
 pub(crate) use self::restore::restore;
 
 /// How the set of tracked peers changes.
