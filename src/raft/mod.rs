@@ -31,7 +31,7 @@ use rand::SeedableRng;
 use slog::{debug, info, o, Logger};
 
 use crate::eraftpb::{HardState, Message, MessageType, Snapshot};
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::raft_log::RaftLog;
 use crate::read_only::ReadOnly;
 use crate::storage::Storage;
@@ -216,6 +216,12 @@ impl<T: Storage> Raft<T> {
 
         if raft_state.hard_state != HardState::default() {
             r.load_state(&raft_state.hard_state);
+        }
+        if c.applied > r.raft_log.committed {
+            return Err(Error::ConfigInvalid(format!(
+                "applied index {} is past the committed index {} in storage",
+                c.applied, r.raft_log.committed
+            )));
         }
         if c.applied > 0 {
             r.commit_apply(c.applied);
