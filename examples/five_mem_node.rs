@@ -37,7 +37,10 @@ enum ToNode {
     /// A raft message from a peer, sent during the given round.
     Raft(Message, u64),
     /// Run round `round`, first proposing `proposals`.
-    Round { round: u64, proposals: Vec<Proposal> },
+    Round {
+        round: u64,
+        proposals: Vec<Proposal>,
+    },
     /// Exit the thread.
     Stop,
 }
@@ -320,7 +323,10 @@ fn main() -> ExitCode {
 }
 
 /// Runs rounds until every node applied every put; returns the round count.
-fn drive(senders: &HashMap<u64, Sender<ToNode>>, main_rx: &Receiver<ToMain>) -> Result<u64, String> {
+fn drive(
+    senders: &HashMap<u64, Sender<ToNode>>,
+    main_rx: &Receiver<ToMain>,
+) -> Result<u64, String> {
     let mut phase = Phase::Electing;
     let mut reports: BTreeMap<u64, Report> = BTreeMap::new();
     for round in 1..=MAX_ROUNDS {
@@ -418,7 +424,10 @@ fn drive(senders: &HashMap<u64, Sender<ToNode>>, main_rx: &Receiver<ToMain>) -> 
 /// each exactly once.
 fn check(finals: &[Final]) -> Result<(), String> {
     if finals.len() != NODES as usize {
-        return Err(format!("only {} of {NODES} nodes stopped cleanly", finals.len()));
+        return Err(format!(
+            "only {} of {NODES} nodes stopped cleanly",
+            finals.len()
+        ));
     }
     let reference = &finals[0];
     if reference.order.len() != PUTS || reference.kv.len() != PUTS {

@@ -14,9 +14,7 @@ use protobuf::Message as _;
 use raft_proto::ConfChangeI;
 use slog::{debug, o, Logger};
 
-use crate::eraftpb::{
-    ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
-};
+use crate::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
 use crate::{
     Config, Error, GetEntriesContext, Raft, ReadState, Result, SoftState, StateRole, Status,
     Storage,
@@ -524,7 +522,9 @@ impl<T: Storage> RawNode<T> {
             || raft.hard_state() != self.prev_hs
             || raft.raft_log.unstable_snapshot().is_some()
             || !raft.raft_log.unstable_entries().is_empty()
-            || raft.raft_log.has_next_entries_since(self.commit_since_index)
+            || raft
+                .raft_log
+                .has_next_entries_since(self.commit_since_index)
     }
 
     /// Hands out everything that is ready: state to persist, messages to
@@ -833,7 +833,11 @@ mod tests {
             MessageType::MsgSnapStatus,
             MessageType::MsgCheckQuorum,
         ] {
-            assert_eq!(node.step(msg(t, 2, 1, 0)), Err(Error::StepLocalMsg), "{t:?}");
+            assert_eq!(
+                node.step(msg(t, 2, 1, 0)),
+                Err(Error::StepLocalMsg),
+                "{t:?}"
+            );
         }
         assert!(!node.has_ready(), "a rejected message changed nothing");
     }
@@ -847,8 +851,16 @@ mod tests {
             MessageType::MsgHeartbeatResponse,
             MessageType::MsgRequestPreVoteResponse,
         ] {
-            assert_eq!(node.step(msg(t, 9, 1, 0)), Err(Error::StepPeerNotFound), "{t:?}");
-            assert_eq!(node.step(msg(t, 2, 1, 0)), Ok(()), "{t:?} from a tracked peer");
+            assert_eq!(
+                node.step(msg(t, 9, 1, 0)),
+                Err(Error::StepPeerNotFound),
+                "{t:?}"
+            );
+            assert_eq!(
+                node.step(msg(t, 2, 1, 0)),
+                Ok(()),
+                "{t:?} from a tracked peer"
+            );
         }
         // A request from an unknown node is not a response: it is stepped.
         assert_eq!(node.step(msg(MessageType::MsgHeartbeat, 9, 1, 1)), Ok(()));
@@ -885,7 +897,10 @@ mod tests {
     #[test]
     fn ready_reports_soft_and_hard_state_only_when_changed() {
         let mut node = new_node(1, &[1]);
-        assert!(!node.has_ready(), "a fresh follower has nothing to hand out");
+        assert!(
+            !node.has_ready(),
+            "a fresh follower has nothing to hand out"
+        );
         node.campaign().unwrap();
         let rd = node.ready();
         assert_eq!(
@@ -1071,7 +1086,10 @@ mod tests {
         store.wl().append(rd2.entries()).unwrap();
         let n2 = rd2.number();
         node.advance_append_async(rd2);
-        assert_eq!(node.raft.raft_log.committed, committed, "nothing durable yet");
+        assert_eq!(
+            node.raft.raft_log.committed, committed,
+            "nothing durable yet"
+        );
 
         node.on_persist_ready(n1);
         assert_eq!(node.raft.raft_log.committed, committed + 1);
@@ -1113,10 +1131,14 @@ mod tests {
             node_id: 2,
             ..Default::default()
         };
-        node.propose_conf_change(b"ctx".to_vec(), cc.clone()).unwrap();
+        node.propose_conf_change(b"ctx".to_vec(), cc.clone())
+            .unwrap();
         let (_, entries) = handle_ready(&mut node);
         let entry = entries.last().unwrap();
-        assert_eq!(entry.entry_type.enum_value(), Ok(EntryType::EntryConfChange));
+        assert_eq!(
+            entry.entry_type.enum_value(),
+            Ok(EntryType::EntryConfChange)
+        );
         assert_eq!(entry.context.as_ref(), b"ctx");
         let decoded = ConfChange::parse_from_bytes(&entry.data).unwrap();
         assert_eq!(decoded, cc);
@@ -1135,7 +1157,10 @@ mod tests {
         node.propose_conf_change(vec![], cc2.clone()).unwrap();
         let (_, entries) = handle_ready(&mut node);
         let entry = entries.last().unwrap();
-        assert_eq!(entry.entry_type.enum_value(), Ok(EntryType::EntryConfChangeV2));
+        assert_eq!(
+            entry.entry_type.enum_value(),
+            Ok(EntryType::EntryConfChangeV2)
+        );
         assert_eq!(ConfChangeV2::parse_from_bytes(&entry.data).unwrap(), cc2);
         let cs = node.apply_conf_change(&cc2).unwrap();
         assert_eq!((cs.voters, cs.learners), (vec![1], vec![3]));

@@ -76,7 +76,8 @@ fn persisting_a_stale_batch_does_not_mark_newer_entries_persisted() {
     let (second, msgs) = write_async(&mut node, &store);
     assert!(second > first);
     assert!(
-        msgs.iter().all(|m| m.get_msg_type() == MessageType::MsgAppendResponse),
+        msgs.iter()
+            .all(|m| m.get_msg_type() == MessageType::MsgAppendResponse),
         "{msgs:?}"
     );
 
@@ -95,11 +96,20 @@ fn on_persist_ready_covers_every_earlier_ready() {
     let (mut node, store) = follower(1, vec![1, 2, 3]);
     let mut numbers = Vec::new();
     for i in 1..=4u64 {
-        node.step(append(2, 1, i - 1, if i == 1 { 0 } else { 1 }, vec![entry(i, 1)]))
-            .unwrap();
+        node.step(append(
+            2,
+            1,
+            i - 1,
+            if i == 1 { 0 } else { 1 },
+            vec![entry(i, 1)],
+        ))
+        .unwrap();
         numbers.push(write_async(&mut node, &store).0);
     }
-    assert_eq!(node.raft.raft_log.persisted, 0, "nothing reported durable yet");
+    assert_eq!(
+        node.raft.raft_log.persisted, 0,
+        "nothing reported durable yet"
+    );
     // Reporting only the last one covers the three before it.
     node.on_persist_ready(*numbers.last().unwrap());
     assert_eq!(node.raft.raft_log.persisted, 4);
@@ -163,10 +173,7 @@ fn snapshot_then_entries_in_flight_are_persisted_in_order() {
         rd.committed_entries().is_empty(),
         "entries under a snapshot are never handed out for apply"
     );
-    store
-        .wl()
-        .apply_snapshot(rd.snapshot().clone())
-        .unwrap();
+    store.wl().apply_snapshot(rd.snapshot().clone()).unwrap();
     if let Some(hs) = rd.hs() {
         store.wl().set_hardstate(hs.clone());
     }

@@ -11,11 +11,11 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use protobuf::Message as _;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use raft::prelude::*;
 use raft::storage::MemStorage;
 use raft::StateRole;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Driver {
@@ -280,9 +280,15 @@ fn run_cluster(size: u64, driver: Driver, seed: u64, proposals: usize) -> Cluste
     expected.sort();
     assert_eq!(sorted, expected, "every proposal applied exactly once");
     for (id, node) in &cluster.nodes {
-        assert_eq!(&node.applied, reference, "node {id} applied a different sequence");
+        assert_eq!(
+            &node.applied, reference,
+            "node {id} applied a different sequence"
+        );
         let status = node.raw.status();
-        assert_eq!(status.applied, status.hs.commit, "node {id} applied all it committed");
+        assert_eq!(
+            status.applied, status.hs.commit,
+            "node {id} applied all it committed"
+        );
     }
     cluster
 }
@@ -366,7 +372,10 @@ fn read_index_on_a_follower_is_confirmed_at_the_leader_commit() {
         assert_eq!(reads[0].request_ctx, b"read-1".to_vec());
         assert!(reads[0].index >= commit_before, "{driver:?}: {reads:?}");
         let status = cluster.nodes[&follower].raw.status();
-        assert!(status.applied >= reads[0].index, "{driver:?}: the read can be served");
+        assert!(
+            status.applied >= reads[0].index,
+            "{driver:?}: the read can be served"
+        );
     }
 }
 
@@ -398,7 +407,9 @@ fn added_voter_catches_up_and_applies_the_same_sequence() {
         for i in 0..5 {
             let leader = cluster.leader().unwrap();
             let node = cluster.nodes.get_mut(&leader).unwrap();
-            node.raw.propose(vec![], format!("after-{i}").into_bytes()).unwrap();
+            node.raw
+                .propose(vec![], format!("after-{i}").into_bytes())
+                .unwrap();
             cluster.tick_all();
             cluster.settle();
         }
