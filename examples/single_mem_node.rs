@@ -85,7 +85,7 @@ fn main() -> ExitCode {
                         id,
                         Box::new(move |index| {
                             println!(
-                                "[{proposed_at:>5} ms] proposal {id} ({command}) applied at index {index}"
+                                "proposal {id} ({command}), proposed at {proposed_at} ms, applied at index {index}"
                             );
                             done.set(done.get() + 1);
                         }),

@@ -190,6 +190,8 @@ pub use self::raft::{
     CAMPAIGN_TRANSFER,
 };
 pub use self::raft_log::RaftLog;
+#[expect(deprecated, reason = "re-exported for raft-rs 0.7 callers")]
+pub use self::raw_node::is_empty_snap;
 pub use self::raw_node::{LightReady, Peer, RawNode, Ready, SnapshotStatus};
 pub use self::read_only::{ReadOnlyOption, ReadState};
 pub use self::status::Status;

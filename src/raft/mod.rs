@@ -65,7 +65,7 @@ pub enum StateRole {
 
 /// The volatile state a caller may want to observe: who leads, and the
 /// node's role. It need not be persisted.
-#[derive(Default, PartialEq, Eq, Debug)]
+#[derive(Default, PartialEq, Eq, Debug, Clone)]
 pub struct SoftState {
     /// The known leader, or `INVALID_ID`.
     pub leader_id: u64,
