@@ -5,6 +5,23 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Panics for a broken local invariant, appending the logger's key-values
+/// (such as `raft_id`) to the message.
+macro_rules! fatal {
+    ($logger:expr, $msg:expr) => {{
+        let kv = $crate::util::format_kv_list(&($logger).list());
+        if kv.is_empty() {
+            panic!("{}", $msg)
+        } else {
+            panic!("{}, {}", $msg, kv)
+        }
+    }};
+    ($logger:expr, $fmt:expr, $($arg:tt)+) => {{
+        fatal!($logger, format!($fmt, $($arg)+))
+    }};
+}
+pub(crate) use fatal;
+
 #[cfg(feature = "default-logger")]
 mod logger;
 
@@ -31,7 +48,10 @@ pub use logger::default_logger;
 
 pub use self::config::Config;
 pub use self::errors::{Error, Result, StorageError};
+pub use self::log_unstable::Unstable;
+pub use self::raft_log::RaftLog;
 pub use self::read_only::{ReadOnlyOption, ReadState};
+pub use self::storage::{GetEntriesContext, RaftState, Storage};
 pub use self::util::{majority, NO_LIMIT};
 
 /// The id that names no node.
