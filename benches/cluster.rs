@@ -42,7 +42,6 @@ impl Meter for Stopwatch {
 
 /// The workloads shared with `compare/`, instantiated for this crate.
 mod workloads {
-    use super::Meter;
     use raft as raft_impl;
     include!("support/cluster_workloads.rs");
 }

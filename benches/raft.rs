@@ -24,10 +24,10 @@ fn storage(voters: u64, learners: u64) -> MemStorage {
     MemStorage::new_with_conf_state(ConfState::from((voter_ids, learner_ids)))
 }
 
-fn short(
-    c: &mut Criterion,
+fn short<'a>(
+    c: &'a mut Criterion,
     name: &str,
-) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut group = c.benchmark_group(name);
     group
         .sample_size(10)

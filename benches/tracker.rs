@@ -8,10 +8,10 @@ use raft::prelude::{ConfState, Config};
 use raft::storage::MemStorage;
 use raft::{Inflights, Progress, Raft};
 
-fn short(
-    c: &mut Criterion,
+fn short<'a>(
+    c: &'a mut Criterion,
     name: &str,
-) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut group = c.benchmark_group(name);
     group
         .sample_size(10)

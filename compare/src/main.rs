@@ -84,11 +84,18 @@ impl Meter for Measurement {
 )]
 mod theirs {
     use raft07 as raft_impl;
-    include!("workloads.rs");
+    include!("../../benches/support/cluster_workloads.rs");
 }
 
 /// The workloads, instantiated for this crate.
-use theirs as ours;
+#[expect(
+    dead_code,
+    reason = "busy_leader_ready serves the criterion benches only"
+)]
+mod ours {
+    use raft as raft_impl;
+    include!("../../benches/support/cluster_workloads.rs");
+}
 
 /// Which workload, with its shape.
 #[derive(Clone, Copy)]
