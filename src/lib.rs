@@ -5,6 +5,23 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Panics for a broken local invariant, appending the logger's key-values
+/// (such as `raft_id`) to the message.
+macro_rules! fatal {
+    ($logger:expr, $msg:expr) => {{
+        let kv = $crate::util::format_kv_list(&($logger).list());
+        if kv.is_empty() {
+            panic!("{}", $msg)
+        } else {
+            panic!("{}, {}", $msg, kv)
+        }
+    }};
+    ($logger:expr, $fmt:expr, $($arg:tt)+) => {{
+        fatal!($logger, format!($fmt, $($arg)+))
+    }};
+}
+pub(crate) use fatal;
+
 #[cfg(feature = "default-logger")]
 mod logger;
 

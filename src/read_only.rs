@@ -1,4 +1,22 @@
 //! Read-only requests (thesis §6.4).
+//!
+//! In safe mode the leader records its commit index when a read arrives and
+//! confirms it is still the leader with a heartbeat round; once a quorum has
+//! answered a heartbeat sent *after* the read was registered, the read may be
+//! served at the recorded index.
+//!
+//! The heartbeat context is a token the leader makes for each read (a
+//! sequence number), not the caller's context. A retried read that reuses a
+//! context therefore cannot be confirmed by delayed responses to an earlier
+//! round (KNOWN-BUGS 15, etcd #20418): responses to an old round carry an old
+//! token, which names no pending read.
+
+use std::collections::VecDeque;
+
+use slog::Logger;
+
+use crate::eraftpb::Message;
+use crate::{HashMap, HashSet};
 
 /// How the leader confirms it may answer a read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -15,8 +33,213 @@ pub enum ReadOnlyOption {
 /// `index`.
 #[derive(Default, Debug, PartialEq, Eq, Clone)]
 pub struct ReadState {
-    /// The commit index at the time the read was confirmed.
+    /// The commit index at the time the read was registered.
     pub index: u64,
     /// The context the read was requested with.
     pub request_ctx: Vec<u8>,
+}
+
+/// A read waiting for a quorum to confirm the leader.
+#[derive(Default, Debug, Clone)]
+pub struct ReadIndexStatus {
+    /// The original `MsgReadIndex` request.
+    pub req: Message,
+    /// The leader's commit index when the read was registered.
+    pub index: u64,
+    /// The voters that acknowledged a heartbeat sent after registration.
+    pub acks: HashSet<u64>,
+    /// The token carried by heartbeats of this read's round.
+    token: u64,
+}
+
+/// The leader's queue of pending reads.
+#[derive(Default, Debug, Clone)]
+pub struct ReadOnly {
+    /// How reads are confirmed.
+    pub option: ReadOnlyOption,
+    /// The pending reads, keyed by request context.
+    pub pending_read_index: HashMap<Vec<u8>, ReadIndexStatus>,
+    /// The request contexts of pending reads, oldest first.
+    pub read_index_queue: VecDeque<Vec<u8>>,
+    /// The token of the next read; never reused while this leader lives.
+    next_token: u64,
+}
+
+/// The heartbeat context that carries a read token.
+pub(crate) fn token_context(token: u64) -> Vec<u8> {
+    token.to_be_bytes().to_vec()
+}
+
+fn context_token(ctx: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = ctx.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+impl ReadOnly {
+    /// Creates an empty queue.
+    pub fn new(option: ReadOnlyOption) -> ReadOnly {
+        ReadOnly {
+            option,
+            next_token: 1,
+            ..Default::default()
+        }
+    }
+
+    /// Registers a read at commit index `index`, acknowledged by `self_id`.
+    /// Returns the heartbeat context of its round, or `None` when a read
+    /// with the same context is already pending (it will answer both).
+    pub(crate) fn add_request(
+        &mut self,
+        index: u64,
+        req: Message,
+        self_id: u64,
+    ) -> Option<Vec<u8>> {
+        let ctx = req.entries[0].data.to_vec();
+        if self.pending_read_index.contains_key(&ctx) {
+            return None;
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        let mut acks = HashSet::default();
+        acks.insert(self_id);
+        let status = ReadIndexStatus {
+            req,
+            index,
+            acks,
+            token,
+        };
+        self.pending_read_index.insert(ctx.clone(), status);
+        self.read_index_queue.push_back(ctx);
+        Some(token_context(token))
+    }
+
+    /// Records that `id` answered the heartbeat round carrying `ctx`, and
+    /// returns the acknowledgements of that round's read, if it is pending.
+    pub(crate) fn recv_ack(&mut self, id: u64, ctx: &[u8]) -> Option<&HashSet<u64>> {
+        let token = context_token(ctx)?;
+        let key = self.key_of(token)?;
+        let status = self.pending_read_index.get_mut(&key)?;
+        status.acks.insert(id);
+        Some(&status.acks)
+    }
+
+    fn key_of(&self, token: u64) -> Option<Vec<u8>> {
+        // Tokens increase along the queue: search from the newest.
+        self.read_index_queue
+            .iter()
+            .rev()
+            .find(|k| self.pending_read_index[*k].token == token)
+            .cloned()
+    }
+
+    /// Removes and returns the read confirmed by the round carrying `ctx`
+    /// together with every read registered before it: an acknowledgement
+    /// sent after a read was registered also confirms the earlier ones.
+    pub(crate) fn advance(&mut self, ctx: &[u8], logger: &Logger) -> Vec<ReadIndexStatus> {
+        let Some(key) = context_token(ctx).and_then(|t| self.key_of(t)) else {
+            return vec![];
+        };
+        let mut confirmed = vec![];
+        while let Some(front) = self.read_index_queue.pop_front() {
+            let done = front == key;
+            match self.pending_read_index.remove(&front) {
+                Some(status) => confirmed.push(status),
+                None => crate::fatal!(
+                    logger,
+                    "read {:?} is queued but not pending ({} pending)",
+                    front,
+                    self.pending_read_index.len()
+                ),
+            }
+            if done {
+                break;
+            }
+        }
+        confirmed
+    }
+
+    /// The heartbeat context of the newest pending read, if any.
+    pub(crate) fn last_pending_request_ctx(&self) -> Option<Vec<u8>> {
+        let key = self.read_index_queue.back()?;
+        Some(token_context(self.pending_read_index[key].token))
+    }
+
+    /// The number of pending reads.
+    #[inline]
+    pub fn pending_read_count(&self) -> usize {
+        self.read_index_queue.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eraftpb::Entry;
+
+    fn req(ctx: &'static [u8]) -> Message {
+        let mut m = Message::default();
+        m.entries = vec![Entry {
+            data: bytes::Bytes::from_static(ctx),
+            ..Default::default()
+        }];
+        m
+    }
+
+    fn logger() -> Logger {
+        Logger::root(slog::Discard, slog::o!())
+    }
+
+    #[test]
+    fn reads_are_confirmed_in_order_by_a_later_round() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        let c1 = ro.add_request(5, req(b"a"), 1).unwrap();
+        let c2 = ro.add_request(6, req(b"b"), 1).unwrap();
+        assert_ne!(c1, c2);
+        assert_eq!(ro.pending_read_count(), 2);
+        assert_eq!(ro.last_pending_request_ctx(), Some(c2.clone()));
+        assert_eq!(ro.recv_ack(2, &c2).unwrap().len(), 2);
+        let done = ro.advance(&c2, &logger());
+        let idx: Vec<u64> = done.iter().map(|s| s.index).collect();
+        assert_eq!(idx, vec![5, 6]);
+        assert_eq!(ro.pending_read_count(), 0);
+        assert!(ro.pending_read_index.is_empty());
+    }
+
+    #[test]
+    fn duplicate_pending_context_is_not_registered_twice() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        assert!(ro.add_request(5, req(b"a"), 1).is_some());
+        assert!(ro.add_request(7, req(b"a"), 1).is_none());
+        assert_eq!(ro.pending_read_count(), 1);
+        assert_eq!(ro.pending_read_index[&b"a".to_vec()].index, 5);
+    }
+
+    /// KNOWN-BUGS 15: a retried read with the same context must not be
+    /// confirmed by responses to the earlier round.
+    #[test]
+    fn retried_read_ignores_acks_of_an_earlier_round() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        let old = ro.add_request(5, req(b"a"), 1).unwrap();
+        ro.recv_ack(2, &old);
+        assert_eq!(ro.advance(&old, &logger()).len(), 1);
+        // The retry reuses the caller's context.
+        let new = ro.add_request(9, req(b"a"), 1).unwrap();
+        assert_ne!(old, new);
+        // A delayed response to the first round arrives.
+        assert!(ro.recv_ack(3, &old).is_none());
+        assert!(ro.advance(&old, &logger()).is_empty());
+        assert_eq!(ro.pending_read_index[&b"a".to_vec()].acks.len(), 1);
+        assert_eq!(ro.pending_read_count(), 1);
+    }
+
+    #[test]
+    fn unknown_or_malformed_contexts_are_ignored() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        ro.add_request(5, req(b"a"), 1).unwrap();
+        assert!(ro.recv_ack(2, b"").is_none());
+        assert!(ro.recv_ack(2, b"short").is_none());
+        assert!(ro.recv_ack(2, &token_context(999)).is_none());
+        assert!(ro.advance(b"garbage", &logger()).is_empty());
+        assert_eq!(ro.pending_read_count(), 1);
+    }
 }

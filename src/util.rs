@@ -117,6 +117,29 @@ pub(crate) fn format_ids<'a>(ids: impl IntoIterator<Item = &'a u64>) -> String {
     s
 }
 
+/// Renders a logger's key-values as `key: value, ...`, so a panic message
+/// carries the same context as the log lines before it.
+pub(crate) fn format_kv_list(kv_list: &slog::OwnedKVList) -> String {
+    struct Collect(String);
+    impl slog::Serializer for Collect {
+        fn emit_arguments(&mut self, key: slog::Key, val: &std::fmt::Arguments) -> slog::Result {
+            if !self.0.is_empty() {
+                self.0.push_str(", ");
+            }
+            let _ = write!(self.0, "{key}: {val}");
+            Ok(())
+        }
+    }
+    let mut c = Collect(String::new());
+    let record = slog::record_static!(slog::Level::Critical, "");
+    let _ = slog::KV::serialize(
+        kv_list,
+        &slog::Record::new(&record, &format_args!(""), slog::b!()),
+        &mut c,
+    );
+    c.0
+}
+
 /// Builds an `FxHashSet` from ids.
 pub(crate) fn id_set(ids: impl IntoIterator<Item = u64>) -> HashSet<u64> {
     let mut s = FxHashSet::default();
@@ -215,6 +238,14 @@ mod tests {
         e.context = Bytes::from_static(b"xy");
         assert_eq!(entry_approximate_size(&e), 4 + 2 + 12);
         assert_eq!(entry_approximate_size(&Entry::default()), 12);
+    }
+
+    #[test]
+    fn fatal_appends_the_logger_context() {
+        let logger = slog::Logger::root(slog::Discard, slog::o!("raft_id" => 7u64));
+        let got = std::panic::catch_unwind(|| crate::fatal!(logger, "broken {}", 3));
+        let msg = *got.unwrap_err().downcast::<String>().unwrap();
+        assert_eq!(msg, "broken 3, raft_id: 7");
     }
 
     #[test]
