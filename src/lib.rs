@@ -48,7 +48,10 @@ pub use logger::default_logger;
 
 pub use self::config::Config;
 pub use self::errors::{Error, Result, StorageError};
+pub use self::log_unstable::Unstable;
+pub use self::raft_log::RaftLog;
 pub use self::read_only::{ReadOnlyOption, ReadState};
+pub use self::storage::{GetEntriesContext, RaftState, Storage};
 pub use self::util::{majority, NO_LIMIT};
 
 /// The id that names no node.
