@@ -17,11 +17,11 @@
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use raft::eraftpb::{ConfState, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, Raft, Result, NO_LIMIT};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use slog::Logger;
 
 /// The std `HashMap` with the `fxhash` hasher, as the `raft` crate uses.
@@ -216,7 +216,8 @@ impl Network {
                 Some(interface) => {
                     if let Some(raft) = interface.raft.as_ref() {
                         assert_eq!(
-                            raft.id, id,
+                            raft.id,
+                            id,
                             "the raft at position {} of the peer list must have id {}, has {}",
                             id - 1,
                             id,
@@ -361,10 +362,7 @@ mod tests {
     /// A network whose peers are all `None`: `filter` only needs the ids.
     fn black_holes(n: usize) -> Network {
         let l = Logger::root(slog::Discard, slog::o!());
-        Network::new(
-            (0..n).map(|_| Some(Interface::from(None))).collect(),
-            &l,
-        )
+        Network::new((0..n).map(|_| Some(Interface::from(None))).collect(), &l)
     }
 
     fn heartbeats(count: usize) -> Vec<Message> {

@@ -36,7 +36,10 @@ fn single_node_commits_after_persisting() {
     let mut r = new_test_raft(1, vec![1], 10, 1, new_storage(vec![1]), &test_logger());
     r.step(hup(1)).unwrap();
     assert_eq!(r.state, StateRole::Leader);
-    assert_eq!(r.raft_log.committed, 0, "the empty entry is not yet durable");
+    assert_eq!(
+        r.raft_log.committed, 0,
+        "the empty entry is not yet durable"
+    );
     r.persist();
     assert_eq!(r.raft_log.committed, 1);
     r.step(propose(1, "x")).unwrap();
@@ -73,13 +76,19 @@ fn entry_commits_once_a_majority_stores_it() {
     }
     network.send(vec![propose(1, "x")]);
     assert_eq!(network.peers[&2].raft_log.last_index(), 2);
-    assert_eq!(network.peers[&1].raft_log.committed, 1, "2 of 5 is no majority");
+    assert_eq!(
+        network.peers[&1].raft_log.committed, 1,
+        "2 of 5 is no majority"
+    );
 
     network.recover();
     network.isolate(3);
     network.isolate(4);
     network.send(vec![beat(1)]);
-    assert_eq!(network.peers[&1].raft_log.committed, 2, "3 of 5 is a majority");
+    assert_eq!(
+        network.peers[&1].raft_log.committed, 2,
+        "3 of 5 is a majority"
+    );
 }
 
 // §5.4.2: an entry of an earlier term is never committed by counting
@@ -173,7 +182,11 @@ fn figure_8_committed_entry_is_never_overwritten() {
     network.send(vec![propose(2, "c")]);
     for id in 2..=5 {
         let log = &network.peers[&id].raft_log;
-        assert_eq!(log.term(2).unwrap(), 1, "node {id}: committed index 2 changed");
+        assert_eq!(
+            log.term(2).unwrap(),
+            1,
+            "node {id}: committed index 2 changed"
+        );
         assert_eq!(log.term(3).unwrap(), leader_term, "node {id}: index 3");
         assert!(log.committed >= 3, "node {id}");
     }
@@ -183,7 +196,14 @@ fn figure_8_committed_entry_is_never_overwritten() {
 // never learns a commit beyond what the append made it match.
 #[test]
 fn follower_commit_bounded_by_last_new_entry() {
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, new_storage(vec![1, 2, 3]), &test_logger());
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
     let ents = vec![empty_entry(1, 1), empty_entry(1, 2)];
     r.step(append(2, 1, 1, 0, 0, ents)).unwrap();
     assert_eq!(r.raft_log.committed, 2);
@@ -199,7 +219,14 @@ fn follower_commit_bounded_by_last_new_entry() {
 // The commit index never moves backwards, whatever a message says.
 #[test]
 fn follower_commit_never_regresses() {
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, new_storage(vec![1, 2, 3]), &test_logger());
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
     let ents = vec![empty_entry(1, 1), empty_entry(1, 2), empty_entry(1, 3)];
     let mut m = append(2, 1, 1, 0, 0, ents);
     m.commit = 3;
@@ -223,7 +250,14 @@ fn follower_commit_never_regresses() {
 // commit entries it does not have (nor panic).
 #[test]
 fn heartbeat_commit_past_log_is_not_applied_beyond_log() {
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, new_storage(vec![1, 2, 3]), &test_logger());
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
     r.step(append(2, 1, 1, 0, 0, vec![empty_entry(1, 1)]))
         .unwrap();
     let mut heartbeat = new_message(2, 1, MessageType::MsgHeartbeat, 0);

@@ -24,7 +24,14 @@ fn vote_response(msgs: &[Message]) -> (u64, u64, bool) {
 }
 
 fn three_node(id: u64) -> Interface {
-    new_test_raft(id, vec![1, 2, 3], 10, 1, new_storage(vec![1, 2, 3]), &test_logger())
+    new_test_raft(
+        id,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    )
 }
 
 // §5.2: a candidate wins with votes from a majority of the full group, and
@@ -270,7 +277,11 @@ fn candidate_rejected_by_majority_becomes_follower() {
     reject.term = 1;
     reject.reject = true;
     r.step(reject.clone()).unwrap();
-    assert_eq!(r.state, StateRole::Candidate, "one rejection is not a majority");
+    assert_eq!(
+        r.state,
+        StateRole::Candidate,
+        "one rejection is not a majority"
+    );
     reject.from = 3;
     r.step(reject).unwrap();
     assert_eq!(r.state, StateRole::Follower);

@@ -11,7 +11,8 @@ use raft::*;
 use test_util::*;
 
 fn elected_with(config: &Config, n: usize) -> Network {
-    let mut network = Network::new_with_config((0..n).map(|_| None).collect(), config, &test_logger());
+    let mut network =
+        Network::new_with_config((0..n).map(|_| None).collect(), config, &test_logger());
     network.send(vec![hup(1)]);
     assert_eq!(leaders(&network), vec![1]);
     network
@@ -100,9 +101,7 @@ fn batched_appends_stay_contiguous() {
     leader.bcast_append();
     // then learn that 2 lags, which makes the leader send 2 entries again
     // while the entry-less append is still queued.
-    leader
-        .step(append_response(2, 1, 4, true, 1))
-        .unwrap();
+    leader.step(append_response(2, 1, 4, true, 1)).unwrap();
     leader.step(propose(1, "more")).unwrap();
     let msgs = leader.read_messages();
     for m in &msgs {
@@ -159,9 +158,7 @@ fn stale_rejection_never_moves_next_to_or_below_matched() {
         .step(new_message(2, 1, MessageType::MsgUnreachable, 0))
         .unwrap();
     let probed = leader.prs().get(2).unwrap().next_idx - 1;
-    leader
-        .step(append_response(2, 1, probed, true, 0))
-        .unwrap();
+    leader.step(append_response(2, 1, probed, true, 0)).unwrap();
     let pr = leader.prs().get(2).unwrap();
     assert_eq!(pr.matched, matched);
     assert!(pr.next_idx > pr.matched, "{pr:?}");
@@ -267,15 +264,40 @@ fn follower_with_committed_log() -> Interface {
 fn stale_and_malformed_appends_do_not_panic_or_touch_committed_entries() {
     let cases: Vec<(&str, u64, u64, Vec<Entry>)> = vec![
         // (what, index, log_term, entries)
-        ("stale, conflicting below commit", 1, 1, vec![empty_entry(3, 2), empty_entry(3, 3)]),
+        (
+            "stale, conflicting below commit",
+            1,
+            1,
+            vec![empty_entry(3, 2), empty_entry(3, 3)],
+        ),
         ("stale, before the log", 0, 0, vec![empty_entry(3, 1)]),
         ("past the end", 9, 2, vec![empty_entry(3, 10)]),
         ("entries not following index", 4, 2, vec![empty_entry(3, 9)]),
-        ("entries with a gap", 4, 2, vec![empty_entry(3, 5), empty_entry(3, 7)]),
-        ("entries going back", 4, 2, vec![empty_entry(3, 5), empty_entry(3, 4)]),
-        ("terms going back", 4, 2, vec![empty_entry(3, 5), empty_entry(1, 6)]),
+        (
+            "entries with a gap",
+            4,
+            2,
+            vec![empty_entry(3, 5), empty_entry(3, 7)],
+        ),
+        (
+            "entries going back",
+            4,
+            2,
+            vec![empty_entry(3, 5), empty_entry(3, 4)],
+        ),
+        (
+            "terms going back",
+            4,
+            2,
+            vec![empty_entry(3, 5), empty_entry(1, 6)],
+        ),
         ("index overflow", u64::MAX, 2, vec![empty_entry(3, 0)]),
-        ("log term from the future", 5, u64::MAX, vec![empty_entry(3, 6)]),
+        (
+            "log term from the future",
+            5,
+            u64::MAX,
+            vec![empty_entry(3, 6)],
+        ),
     ];
     for (what, index, log_term, entries) in cases {
         let mut r = follower_with_committed_log();
@@ -290,7 +312,11 @@ fn stale_and_malformed_appends_do_not_panic_or_touch_committed_entries() {
         assert!(log.committed >= 3, "{what}: commit regressed");
         assert!(log.committed <= log.last_index(), "{what}: {}", ltoa(log));
         for (index, term) in [(1, 1), (2, 1), (3, 2)] {
-            assert_eq!(log.term(index).unwrap(), term, "{what}: committed {index} changed");
+            assert_eq!(
+                log.term(index).unwrap(),
+                term,
+                "{what}: committed {index} changed"
+            );
         }
     }
 }
@@ -452,7 +478,10 @@ fn restarted_node_cannot_vote_twice_in_a_term() {
     let mut m = new_message(3, 1, MessageType::MsgRequestVote, 0);
     m.term = 5;
     restarted.step(m).unwrap();
-    let resps = of_type(&restarted.read_messages(), MessageType::MsgRequestVoteResponse);
+    let resps = of_type(
+        &restarted.read_messages(),
+        MessageType::MsgRequestVoteResponse,
+    );
     assert_eq!(resps.len(), 1);
     assert!(resps[0].reject, "voted twice in term 5");
     assert_eq!(restarted.vote, 2);

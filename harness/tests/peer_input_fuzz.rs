@@ -14,11 +14,11 @@ mod test_util;
 use std::collections::{BTreeMap, HashMap};
 
 use harness::*;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use raft::eraftpb::*;
 use raft::storage::MemStorage;
 use raft::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use test_util::*;
 
 const SINGLE_NODE_SEEDS: u64 = 40;
@@ -135,7 +135,11 @@ fn random_message(rng: &mut StdRng, node: &Raft<MemStorage>) -> Message {
     } else {
         m.set_msg_type(pick(rng, MessageType::values()));
     }
-    m.to = if rng.gen_ratio(1, 20) { rng.gen() } else { node.id };
+    m.to = if rng.gen_ratio(1, 20) {
+        rng.gen()
+    } else {
+        node.id
+    };
     m.from = pick(rng, &[0, 1, 2, 2, 3, 3, 4, 9, u64::MAX]);
     m.term = nasty_u64(rng, node.term);
     m.index = nasty_u64(rng, last);
@@ -372,7 +376,8 @@ fn run_cluster(seed: u64, mutate_rate: f64) {
 
     let mut in_flight: Vec<Message> = Vec::new();
     let mut history: Vec<Message> = Vec::new();
-    let mut checkers: HashMap<u64, NodeChecker> = (1..=3).map(|id| (id, NodeChecker::default())).collect();
+    let mut checkers: HashMap<u64, NodeChecker> =
+        (1..=3).map(|id| (id, NodeChecker::default())).collect();
     let mut leader_of_term: HashMap<u64, u64> = HashMap::new();
     let mut committed_everywhere: BTreeMap<u64, u64> = BTreeMap::new();
 
@@ -453,7 +458,12 @@ fn run_cluster(seed: u64, mutate_rate: f64) {
                 .check(&network.peers[&id], &format!("{at} node {id}"));
         }
         if honest {
-            check_cluster_safety(&network, &mut leader_of_term, &mut committed_everywhere, &at);
+            check_cluster_safety(
+                &network,
+                &mut leader_of_term,
+                &mut committed_everywhere,
+                &at,
+            );
         }
     }
     if honest {
@@ -471,11 +481,20 @@ fn run_cluster(seed: u64, mutate_rate: f64) {
             tick_all_and_send(&mut network);
         }
         let leader = leaders(&network)[0];
-        let _ = network.peers.get_mut(&leader).unwrap().step(propose(leader, "final"));
+        let _ = network
+            .peers
+            .get_mut(&leader)
+            .unwrap()
+            .step(propose(leader, "final"));
         let msgs = network.peers.get_mut(&leader).unwrap().read_messages();
         network.send(msgs);
         network.send(vec![beat(leader)]);
-        check_cluster_safety(&network, &mut leader_of_term, &mut committed_everywhere, "healed");
+        check_cluster_safety(
+            &network,
+            &mut leader_of_term,
+            &mut committed_everywhere,
+            "healed",
+        );
     }
 }
 

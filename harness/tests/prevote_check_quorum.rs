@@ -226,8 +226,13 @@ fn node_in_lease_ignores_vote_requests() {
     network.send(vec![hup(1)]);
     let follower = network.peers.get_mut(&2).unwrap();
     assert!(follower.in_lease());
-    let (last, last_term) = (follower.raft_log.last_index(), follower.raft_log.last_term());
-    follower.step(vote_request(3, 2, 2, last, last_term)).unwrap();
+    let (last, last_term) = (
+        follower.raft_log.last_index(),
+        follower.raft_log.last_term(),
+    );
+    follower
+        .step(vote_request(3, 2, 2, last, last_term))
+        .unwrap();
     assert_eq!(follower.term, 1);
     assert_eq!(follower.vote, 1);
     assert_eq!(follower.leader_id, 1);
@@ -240,13 +245,19 @@ fn node_in_lease_grants_transfer_vote_requests() {
     let mut network = network_with(false, true);
     network.send(vec![hup(1)]);
     let follower = network.peers.get_mut(&2).unwrap();
-    let (last, last_term) = (follower.raft_log.last_index(), follower.raft_log.last_term());
+    let (last, last_term) = (
+        follower.raft_log.last_index(),
+        follower.raft_log.last_term(),
+    );
     let mut m = vote_request(3, 2, 2, last, last_term);
     m.context = CAMPAIGN_TRANSFER.to_vec().into();
     follower.step(m).unwrap();
     assert_eq!(follower.term, 2);
     assert_eq!(follower.vote, 3);
-    let resps = of_type(&follower.read_messages(), MessageType::MsgRequestVoteResponse);
+    let resps = of_type(
+        &follower.read_messages(),
+        MessageType::MsgRequestVoteResponse,
+    );
     assert_eq!(resps.len(), 1);
     assert!(!resps[0].reject);
 }
@@ -258,8 +269,13 @@ fn node_without_check_quorum_grants_higher_term_vote() {
     let mut network = network_with(false, false);
     network.send(vec![hup(1)]);
     let follower = network.peers.get_mut(&2).unwrap();
-    let (last, last_term) = (follower.raft_log.last_index(), follower.raft_log.last_term());
-    follower.step(vote_request(3, 2, 2, last, last_term)).unwrap();
+    let (last, last_term) = (
+        follower.raft_log.last_index(),
+        follower.raft_log.last_term(),
+    );
+    follower
+        .step(vote_request(3, 2, 2, last, last_term))
+        .unwrap();
     assert_eq!((follower.term, follower.vote), (2, 3));
 }
 
@@ -271,7 +287,10 @@ fn pre_vote_ignored_by_node_in_lease() {
     let mut network = network_with(true, true);
     network.send(vec![hup(1)]);
     let follower = network.peers.get_mut(&2).unwrap();
-    let (last, last_term) = (follower.raft_log.last_index(), follower.raft_log.last_term());
+    let (last, last_term) = (
+        follower.raft_log.last_index(),
+        follower.raft_log.last_term(),
+    );
     follower
         .step(pre_vote_request(3, 2, 2, last, last_term))
         .unwrap();

@@ -52,7 +52,11 @@ fn follower_forwards_proposal_to_leader() {
     assert_eq!(forwarded.len(), 1);
     assert_eq!(forwarded[0].to, 1);
     assert_eq!(&forwarded[0].entries[0].data[..], b"x");
-    assert_eq!(follower.raft_log.last_index(), 1, "followers do not append proposals");
+    assert_eq!(
+        follower.raft_log.last_index(),
+        1,
+        "followers do not append proposals"
+    );
 }
 
 // With forwarding disabled, a follower drops the proposal and says so.
@@ -82,7 +86,11 @@ fn proposal_dropped_without_leader() {
         let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, new_storage(vec![1, 2, 3]), &l);
         setup(&mut r);
         let last = r.raft_log.last_index();
-        assert_eq!(r.step(propose(1, "x")), Err(Error::ProposalDropped), "{role}");
+        assert_eq!(
+            r.step(propose(1, "x")),
+            Err(Error::ProposalDropped),
+            "{role}"
+        );
         assert_eq!(r.raft_log.last_index(), last, "{role}");
         assert!(of_type(&r.read_messages(), MessageType::MsgPropose).is_empty());
     }
@@ -143,7 +151,10 @@ fn proposals_dropped_past_uncommitted_limit_then_accepted_after_commit() {
         accepted += 1;
         assert!(accepted < 10, "the limit never held");
     }
-    assert!((2..=4).contains(&accepted), "{accepted} proposals of 30 bytes");
+    assert!(
+        (2..=4).contains(&accepted),
+        "{accepted} proposals of 30 bytes"
+    );
     assert_eq!(
         leader.step(propose(1, &payload)),
         Err(Error::ProposalDropped)

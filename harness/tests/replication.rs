@@ -62,7 +62,11 @@ fn follower_rejects_append_without_matching_predecessor() {
         r.step(append(2, 1, 3, index, log_term, ents)).unwrap();
         let resp = only_append_response(&mut r);
         assert!(resp.reject, "append at {index}@{log_term}");
-        assert!(resp.reject_hint <= 2, "hint {} past the log", resp.reject_hint);
+        assert!(
+            resp.reject_hint <= 2,
+            "hint {} past the log",
+            resp.reject_hint
+        );
         assert_eq!(log_shape(&r.raft_log), vec![(1, 1), (2, 2)]);
     }
 }
@@ -106,8 +110,7 @@ fn rejection_hint_skips_a_whole_term() {
     let mut follower_terms = vec![1];
     follower_terms.extend([2; 10]);
     let leader_storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&leader_terms), 3);
-    let follower_storage =
-        storage_with_log(vec![1, 2, 3], &entries_with_terms(&follower_terms), 2);
+    let follower_storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&follower_terms), 2);
     let mut leader = new_test_raft(1, vec![1, 2, 3], 10, 1, leader_storage, &l);
     let follower = new_test_raft(2, vec![1, 2, 3], 10, 1, follower_storage, &l);
     make_leader(&mut leader);
@@ -154,7 +157,12 @@ fn figure_7_logs_converge_to_the_leader() {
         network.send(vec![propose(1, "x")]);
         let leader_log = ltoa(&network.peers[&1].raft_log);
         let follower_log = ltoa(&network.peers[&2].raft_log);
-        assert_eq!(leader_log, follower_log, "follower ({})", (b'a' + i as u8) as char);
+        assert_eq!(
+            leader_log,
+            follower_log,
+            "follower ({})",
+            (b'a' + i as u8) as char
+        );
         assert_eq!(network.peers[&1].raft_log.committed, 12);
     }
 }
@@ -331,7 +339,10 @@ fn partitioned_old_leader_steps_down_and_loses_uncommitted_entries() {
     let old = &network.peers[&1];
     assert_eq!(old.state, StateRole::Follower);
     assert_eq!((old.term, old.leader_id), (2, 2));
-    assert_eq!(log_shape(&old.raft_log), log_shape(&network.peers[&2].raft_log));
+    assert_eq!(
+        log_shape(&old.raft_log),
+        log_shape(&network.peers[&2].raft_log)
+    );
     let lost = old
         .raft_log
         .all_entries()
@@ -386,6 +397,10 @@ fn lossy_network_converges_after_healing() {
     let expected = log_shape(&network.peers[&1].raft_log);
     assert_eq!(expected.len(), 22);
     for id in 2..=3 {
-        assert_eq!(log_shape(&network.peers[&id].raft_log), expected, "node {id}");
+        assert_eq!(
+            log_shape(&network.peers[&id].raft_log),
+            expected,
+            "node {id}"
+        );
     }
 }

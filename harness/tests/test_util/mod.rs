@@ -167,7 +167,8 @@ pub fn new_snapshot(index: u64, term: u64, voters: Vec<u64>) -> Snapshot {
     let mut s = Snapshot::default();
     s.mut_metadata().index = index;
     s.mut_metadata().term = term;
-    s.mut_metadata().set_conf_state(ConfState::from((voters, Vec::<u64>::new())));
+    s.mut_metadata()
+        .set_conf_state(ConfState::from((voters, Vec::<u64>::new())));
     s
 }
 
@@ -219,7 +220,11 @@ pub fn leaders(network: &Network) -> Vec<u64> {
     let mut ids: Vec<u64> = network
         .peers
         .iter()
-        .filter(|(_, p)| p.raft.as_ref().is_some_and(|r| r.state == StateRole::Leader))
+        .filter(|(_, p)| {
+            p.raft
+                .as_ref()
+                .is_some_and(|r| r.state == StateRole::Leader)
+        })
         .map(|(&id, _)| id)
         .collect();
     ids.sort_unstable();
@@ -249,7 +254,11 @@ pub fn tick_and_send(network: &mut Network, id: u64, n: usize) {
     for _ in 0..n {
         network.peers.get_mut(&id).expect("peer exists").tick();
     }
-    let msgs = network.peers.get_mut(&id).expect("peer exists").read_messages();
+    let msgs = network
+        .peers
+        .get_mut(&id)
+        .expect("peer exists")
+        .read_messages();
     network.filter_and_send(msgs);
 }
 
