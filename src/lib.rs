@@ -46,12 +46,21 @@ pub use raft_proto::eraftpb;
 #[cfg(feature = "default-logger")]
 pub use logger::default_logger;
 
+pub use self::confchange::{Changer, MapChange, MapChangeType};
 pub use self::config::Config;
 pub use self::errors::{Error, Result, StorageError};
 pub use self::log_unstable::Unstable;
+pub use self::quorum::{
+    joint::Configuration as JointConfig, majority::Configuration as MajorityConfig, VoteResult,
+};
+pub use self::raft::{
+    vote_resp_msg_type, Raft, SoftState, StateRole, CAMPAIGN_ELECTION, CAMPAIGN_PRE_ELECTION,
+    CAMPAIGN_TRANSFER,
+};
 pub use self::raft_log::RaftLog;
 pub use self::read_only::{ReadOnlyOption, ReadState};
 pub use self::storage::{GetEntriesContext, RaftState, Storage};
+pub use self::tracker::{Inflights, Progress, ProgressState, ProgressTracker};
 pub use self::util::{majority, NO_LIMIT};
 
 /// The id that names no node.

@@ -134,12 +134,20 @@ impl Unstable {
     ///
     /// # Panics
     ///
-    /// If `ents[0].index` is past `offset + entries.len()` (a gap).
+    /// If `ents[0].index` is past `offset + entries.len()` (a gap), or not
+    /// past a pending snapshot's index.
     pub fn truncate_and_append(&mut self, ents: &[Entry]) {
         let Some(first) = ents.first() else {
             return;
         };
         let after = first.index;
+        if let Some(snapshot) = &self.snapshot {
+            let snapshot_index = snapshot.metadata().index;
+            assert!(
+                after > snapshot_index,
+                "appending from index {after} would replace the pending snapshot at {snapshot_index}"
+            );
+        }
         let end = self.offset + self.entries.len() as u64;
         if after == end {
             // Directly follows: just append.
@@ -450,6 +458,21 @@ mod tests {
     fn truncate_and_append_with_a_gap_panics() {
         let mut u = unstable(None, vec![entry(5, 1)], 5);
         u.truncate_and_append(&[entry(7, 1)]);
+    }
+
+    #[test]
+    fn truncate_and_append_after_a_pending_snapshot() {
+        let mut u = unstable(Some(snapshot(4, 1)), vec![], 5);
+        u.truncate_and_append(&[entry(5, 2)]);
+        assert_eq!(u.entries, vec![entry(5, 2)]);
+        assert_eq!(u.maybe_last_index(), Some(5));
+    }
+
+    #[test]
+    #[should_panic(expected = "would replace the pending snapshot at 4")]
+    fn truncate_and_append_over_a_pending_snapshot_panics() {
+        let mut u = unstable(Some(snapshot(4, 1)), vec![entry(5, 1)], 5);
+        u.truncate_and_append(&[entry(4, 2)]);
     }
 
     #[test]

@@ -357,6 +357,12 @@ impl<T: Storage> RaftLog<T> {
     /// `index` still has term `term`. So a report for a batch that was
     /// truncated and replaced after being handed out (by entries of a newer
     /// term at the same indexes) never marks the newer entries persisted.
+    ///
+    /// The term check reads the storage, so it relies on the driver
+    /// contract: entries become visible through [`Storage::term`] in the
+    /// order they are handed out, before the next `Ready` is taken (the
+    /// write to disk may finish later). A storage that only shows entries
+    /// once they are durable could still show a replaced batch's term here.
     pub fn maybe_persist(&mut self, index: u64, term: u64) -> bool {
         let first_update_index = match &self.unstable.snapshot {
             Some(s) => s.metadata().index,

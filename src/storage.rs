@@ -58,8 +58,6 @@ pub(crate) enum GetEntriesFor {
     },
     /// Committed entries for a `Ready`.
     GenReady,
-    /// Entries a leader checks before handing leadership to a transferee.
-    TransferLeader,
     /// Entries a node checks after learning a commit index from a vote.
     CommitByVote,
     /// A read with no particular purpose (tests, or the application itself);
@@ -96,15 +94,13 @@ impl GetEntriesContext {
 
     /// Whether the storage may answer this read asynchronously. Only
     /// appends to peers (which are retried on `on_entries_fetched`) and
-    /// purposeless reads that opt in can; committed entries for a `Ready`,
-    /// leader transfer and commit-by-vote checks need the entries now.
+    /// purposeless reads that opt in can; committed entries for a `Ready` and
+    /// commit-by-vote checks need the entries now.
     pub fn can_async(&self) -> bool {
         match self.0 {
             GetEntriesFor::SendAppend { .. } => true,
             GetEntriesFor::Empty(can_async) => can_async,
-            GetEntriesFor::GenReady
-            | GetEntriesFor::TransferLeader
-            | GetEntriesFor::CommitByVote => false,
+            GetEntriesFor::GenReady | GetEntriesFor::CommitByVote => false,
         }
     }
 }
@@ -580,11 +576,7 @@ mod tests {
                 aggressively: false
             }
         );
-        for what in [
-            GetEntriesFor::GenReady,
-            GetEntriesFor::TransferLeader,
-            GetEntriesFor::CommitByVote,
-        ] {
+        for what in [GetEntriesFor::GenReady, GetEntriesFor::CommitByVote] {
             assert!(!GetEntriesContext::new(what).can_async(), "{what:?}");
         }
     }

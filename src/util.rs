@@ -1,7 +1,6 @@
 //! Small helpers shared across the crate and exposed to callers.
 
 use std::fmt::Write as _;
-use std::u64;
 
 use fxhash::FxHashSet;
 use protobuf::Message as PbMessage;
@@ -31,10 +30,10 @@ pub fn limit_size<T: PbMessage + Clone>(entries: &mut Vec<T>, max: Option<u64>) 
         .iter()
         .take_while(|&e| {
             if size == 0 {
-                size += u64::from(e.compute_size());
+                size += e.compute_size();
                 return true;
             }
-            size += u64::from(e.compute_size());
+            size += e.compute_size();
             size <= max
         })
         .count();
@@ -79,8 +78,9 @@ impl<'a> Union<'a> {
     }
 
     /// Iterates over the ids of the union, each once.
-    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.first.union(self.second).cloned()
+    pub fn iter(&self) -> impl Iterator<Item = u64> + 'a {
+        let (first, second) = (self.first, self.second);
+        first.union(second).cloned()
     }
 
     /// Checks whether both sets are empty.
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn limit_size_keeps_at_least_one_entry() {
         let ents: Vec<Entry> = (1..=5).map(|i| entry(i, i, b"")).collect();
-        let size = u64::from(ents[0].compute_size());
+        let size = ents[0].compute_size();
         let cases: Vec<(Option<u64>, usize)> = vec![
             (None, 5),
             (Some(NO_LIMIT), 5),

@@ -1,1 +1,727 @@
-//! raft (in progress)
+//! The Raft state machine.
+//!
+//! `Raft` holds the node's persistent state (term, vote, log), its volatile
+//! state (role, leader, commit) and the leader's view of its followers. It is
+//! driven by [`Raft::step`] for messages and [`Raft::tick`] for time, and
+//! writes its outgoing messages to [`Raft::msgs`].
+//!
+//! This file holds the state and the dispatch of `step` by term and role;
+//! each sub-protocol has its own file:
+//! - `election.rs`: ticks, campaigns, votes and role transitions (§5.2, thesis §9.6);
+//! - `leader.rs`: the leader's step, heartbeats, check quorum and leader transfer;
+//! - `follower.rs`: the follower's and candidate's step;
+//! - `replication.rs`: appends, heartbeats, commit and persistence (§5.3, §5.4);
+//! - `snapshot.rs`: sending and installing snapshots (§7);
+//! - `read_index.rs`: linearizable reads (thesis §6.4);
+//! - `conf_change.rs`: membership changes (thesis chapter 4).
+
+mod conf_change;
+mod election;
+mod follower;
+mod leader;
+mod read_index;
+mod replication;
+mod snapshot;
+mod uncommitted;
+
+use std::cmp;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use slog::{debug, info, o, Logger};
+
+use crate::eraftpb::{HardState, Message, MessageType, Snapshot};
+use crate::errors::Result;
+use crate::raft_log::RaftLog;
+use crate::read_only::ReadOnly;
+use crate::storage::Storage;
+use crate::tracker::ProgressTracker;
+use crate::{confchange, Config, ReadState, INVALID_ID};
+
+use self::uncommitted::UncommittedState;
+
+/// The campaign type of a pre-election (thesis §9.6).
+pub const CAMPAIGN_PRE_ELECTION: &[u8] = b"CampaignPreElection";
+/// The campaign type of a normal election (§5.2).
+pub const CAMPAIGN_ELECTION: &[u8] = b"CampaignElection";
+/// The campaign type of a leader transfer. It rides in the vote request's
+/// `context` and lets the request bypass leader stickiness (thesis §3.10).
+pub const CAMPAIGN_TRANSFER: &[u8] = b"CampaignTransfer";
+
+/// The role of a node.
+#[derive(Debug, PartialEq, Eq, Clone, Copy, Default)]
+pub enum StateRole {
+    /// The node is a follower.
+    #[default]
+    Follower,
+    /// The node is campaigning for a term (§5.2).
+    Candidate,
+    /// The node leads the group.
+    Leader,
+    /// The node is asking whether it could win an election, without
+    /// raising its term (thesis §9.6).
+    PreCandidate,
+}
+
+/// The volatile state a caller may want to observe: who leads, and the
+/// node's role. It need not be persisted.
+#[derive(Default, PartialEq, Eq, Debug)]
+pub struct SoftState {
+    /// The known leader, or `INVALID_ID`.
+    pub leader_id: u64,
+    /// The node's role.
+    pub raft_state: StateRole,
+}
+
+/// Maps a vote request type to its response type.
+///
+/// # Panics
+///
+/// For any type other than `MsgRequestVote` and `MsgRequestPreVote`.
+pub fn vote_resp_msg_type(t: MessageType) -> MessageType {
+    match t {
+        MessageType::MsgRequestVote => MessageType::MsgRequestVoteResponse,
+        MessageType::MsgRequestPreVote => MessageType::MsgRequestPreVoteResponse,
+        _ => panic!("not a vote message: {t:?}"),
+    }
+}
+
+/// A Raft node: the state machine itself.
+pub struct Raft<T: Storage> {
+    /// The current term (§5.1).
+    pub term: u64,
+    /// The candidate voted for in the current term, or `INVALID_ID`.
+    pub vote: u64,
+    /// This node's id.
+    pub id: u64,
+    /// Reads confirmed and waiting to be handed to the application.
+    pub read_states: Vec<ReadState>,
+    /// The replicated log.
+    pub raft_log: RaftLog<T>,
+    /// The in-flight append window per follower in replicate state.
+    pub max_inflight: usize,
+    /// The byte cap of entries per append message.
+    pub max_msg_size: u64,
+    /// The index this node asked a snapshot at, or `INVALID_INDEX`.
+    pub pending_request_snapshot: u64,
+    /// The node's role.
+    pub state: StateRole,
+    /// The known leader, or `INVALID_ID`.
+    pub leader_id: u64,
+    /// The target of a leader transfer in progress.
+    pub lead_transferee: Option<u64>,
+    /// The index of the latest configuration change in the log that may
+    /// not be applied yet. Only one change may be pending at a time: a new
+    /// one is refused while `pending_conf_index > applied` (thesis §4.1).
+    pub pending_conf_index: u64,
+    /// The pending reads.
+    pub read_only: ReadOnly,
+    /// Ticks since the last election timeout reset. On a leader, ticks since
+    /// the last check-quorum round.
+    pub election_elapsed: usize,
+    /// Whether a leader steps down without a quorum (and stickiness is on).
+    pub check_quorum: bool,
+    /// Whether elections start with a pre-vote (thesis §9.6).
+    pub pre_vote: bool,
+    /// The node's election priority.
+    pub priority: i64,
+    /// Outgoing messages, drained by the driver.
+    pub msgs: Vec<Message>,
+
+    pub(crate) max_committed_size_per_ready: u64,
+
+    prs: ProgressTracker,
+    promotable: bool,
+    heartbeat_timeout: usize,
+    election_timeout: usize,
+    heartbeat_elapsed: usize,
+    randomized_election_timeout: usize,
+    min_election_timeout: usize,
+    max_election_timeout: usize,
+    skip_bcast_commit: bool,
+    batch_append: bool,
+    disable_proposal_forwarding: bool,
+    uncommitted_state: UncommittedState,
+    /// Reads that arrived before this leader committed an entry of its
+    /// term; answered once it has (KNOWN-BUGS 14).
+    pending_read_index_messages: Vec<Message>,
+    rng: SmallRng,
+    pub(crate) logger: Logger,
+}
+
+impl<T: Storage> Raft<T> {
+    /// Creates a node from its configuration and storage, restoring the
+    /// hard state and configuration the storage holds.
+    pub fn new(c: &Config, store: T, logger: &Logger) -> Result<Self> {
+        c.validate()?;
+        let logger = logger.new(o!("raft_id" => c.id));
+        let raft_state = store.initial_state()?;
+        let conf_state = &raft_state.conf_state;
+        let rng = match c.rng_seed {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => SmallRng::from_entropy(),
+        };
+        let mut raft_log = RaftLog::new(store, logger.clone());
+        raft_log.max_apply_unpersisted_log_limit = c.max_apply_unpersisted_log_limit;
+        let mut r = Raft {
+            id: c.id,
+            read_states: Default::default(),
+            raft_log,
+            max_inflight: c.max_inflight_msgs,
+            max_msg_size: c.max_size_per_msg,
+            pending_request_snapshot: crate::INVALID_INDEX,
+            state: StateRole::Follower,
+            promotable: false,
+            check_quorum: c.check_quorum,
+            pre_vote: c.pre_vote,
+            read_only: ReadOnly::new(c.read_only_option),
+            heartbeat_timeout: c.heartbeat_tick,
+            election_timeout: c.election_tick,
+            leader_id: INVALID_ID,
+            lead_transferee: None,
+            term: 0,
+            election_elapsed: 0,
+            pending_conf_index: 0,
+            vote: 0,
+            heartbeat_elapsed: 0,
+            randomized_election_timeout: 0,
+            min_election_timeout: c.min_election_tick(),
+            max_election_timeout: c.max_election_tick(),
+            skip_bcast_commit: c.skip_bcast_commit,
+            batch_append: c.batch_append,
+            disable_proposal_forwarding: c.disable_proposal_forwarding,
+            priority: c.priority,
+            uncommitted_state: UncommittedState::new(c.max_uncommitted_size),
+            max_committed_size_per_ready: c.max_committed_size_per_ready,
+            pending_read_index_messages: vec![],
+            msgs: vec![],
+            prs: ProgressTracker::with_capacity(
+                conf_state.voters.len(),
+                conf_state.learners.len(),
+                c.max_inflight_msgs,
+            ),
+            rng,
+            logger,
+        };
+        confchange::restore(&mut r.prs, r.raft_log.last_index() + 1, conf_state)?;
+        let new_cs = r.post_conf_change();
+        if !raft_proto::conf_state_eq(&new_cs, conf_state) {
+            crate::fatal!(
+                r.logger,
+                "invalid restore: {:?} != {:?}",
+                conf_state,
+                new_cs
+            );
+        }
+
+        if raft_state.hard_state != HardState::default() {
+            r.load_state(&raft_state.hard_state);
+        }
+        if c.applied > 0 {
+            r.commit_apply(c.applied);
+        }
+        let term = r.term;
+        r.become_follower(term, INVALID_ID);
+
+        info!(
+            r.logger,
+            "newRaft";
+            "term" => r.term,
+            "commit" => r.raft_log.committed,
+            "applied" => r.raft_log.applied,
+            "last index" => r.raft_log.last_index(),
+            "last term" => r.raft_log.last_term(),
+            "peers" => ?r.prs.conf().voters(),
+        );
+        Ok(r)
+    }
+
+    /// Creates a node that logs to [`default_logger`](crate::default_logger).
+    #[cfg(feature = "default-logger")]
+    pub fn with_default_logger(c: &Config, store: T) -> Result<Self> {
+        Self::new(c, store, &crate::default_logger())
+    }
+
+    /// The storage.
+    #[inline]
+    pub fn store(&self) -> &T {
+        &self.raft_log.store
+    }
+
+    /// The storage, mutably.
+    #[inline]
+    pub fn mut_store(&mut self) -> &mut T {
+        &mut self.raft_log.store
+    }
+
+    /// The snapshot not yet handed to the application, if any.
+    #[inline]
+    pub fn snap(&self) -> Option<&Snapshot> {
+        self.raft_log.unstable.snapshot.as_ref()
+    }
+
+    /// The number of reads waiting for a quorum.
+    #[inline]
+    pub fn pending_read_count(&self) -> usize {
+        self.read_only.pending_read_count()
+    }
+
+    /// The number of confirmed reads not yet handed out.
+    #[inline]
+    pub fn ready_read_count(&self) -> usize {
+        self.read_states.len()
+    }
+
+    /// The current soft state.
+    pub fn soft_state(&self) -> SoftState {
+        SoftState {
+            leader_id: self.leader_id,
+            raft_state: self.state,
+        }
+    }
+
+    /// The current hard state: what must be persisted before messages that
+    /// depend on it are sent.
+    pub fn hard_state(&self) -> HardState {
+        let mut hs = HardState::new();
+        hs.term = self.term;
+        hs.vote = self.vote;
+        hs.commit = self.raft_log.committed;
+        hs
+    }
+
+    /// Whether this node is a leader that may rely on its lease: it is the
+    /// leader and check quorum keeps that lease honest.
+    pub fn in_lease(&self) -> bool {
+        self.state == StateRole::Leader && self.check_quorum
+    }
+
+    /// The progress tracker.
+    #[inline]
+    pub fn prs(&self) -> &ProgressTracker {
+        &self.prs
+    }
+
+    /// The progress tracker, mutably.
+    #[inline]
+    pub fn mut_prs(&mut self) -> &mut ProgressTracker {
+        &mut self.prs
+    }
+
+    /// Sets the election priority.
+    pub fn set_priority(&mut self, priority: i64) {
+        self.priority = priority;
+    }
+
+    /// Whether appends are sent only to spread a new commit index.
+    pub fn skip_bcast_commit(&mut self, skip: bool) {
+        self.skip_bcast_commit = skip;
+    }
+
+    /// Whether queued appends to the same peer are merged.
+    pub fn set_batch_append(&mut self, batch_append: bool) {
+        self.batch_append = batch_append;
+    }
+
+    /// Turns check quorum (and leader stickiness) on or off.
+    pub fn set_check_quorum(&mut self, check_quorum: bool) {
+        self.check_quorum = check_quorum;
+    }
+
+    /// Sets the byte cap of committed entries in one `Ready`.
+    pub fn set_max_committed_size_per_ready(&mut self, size: u64) {
+        self.max_committed_size_per_ready = size;
+    }
+
+    /// Sets how far past the persisted index committed entries may be
+    /// handed out for apply.
+    pub fn set_max_apply_unpersisted_log_limit(&mut self, limit: u64) {
+        self.raft_log.max_apply_unpersisted_log_limit = limit;
+    }
+
+    /// Restores the persisted hard state.
+    ///
+    /// # Panics
+    ///
+    /// When the commit index lies outside `[committed, last_index]`: the
+    /// storage is corrupt.
+    pub fn load_state(&mut self, hs: &HardState) {
+        if hs.commit < self.raft_log.committed || hs.commit > self.raft_log.last_index() {
+            crate::fatal!(
+                self.logger,
+                "hs.commit {} is out of range [{}, {}]",
+                hs.commit,
+                self.raft_log.committed,
+                self.raft_log.last_index()
+            )
+        }
+        self.raft_log.committed = hs.commit;
+        self.term = hs.term;
+        self.vote = hs.vote;
+    }
+
+    /// Steps a message into the state machine.
+    ///
+    /// Messages from peers never make this panic: stale, duplicate or
+    /// malformed ones are ignored and logged at debug level.
+    pub fn step(&mut self, m: Message) -> Result<()> {
+        if let Err(number) = m.msg_type.enum_value() {
+            // An unknown type reads as the default (MsgHup): it must never
+            // be taken for one.
+            debug!(self.logger, "dropping a message of unknown type"; "type" => number, "from" => m.from);
+            return Ok(());
+        }
+        if !self.accept_term(&m) {
+            return Ok(());
+        }
+
+        match m.msg_type() {
+            MessageType::MsgHup => {
+                self.hup(false);
+                Ok(())
+            }
+            MessageType::MsgRequestVote | MessageType::MsgRequestPreVote => {
+                self.handle_vote_request(&m);
+                Ok(())
+            }
+            _ => match self.state {
+                StateRole::Leader => self.step_leader(m),
+                StateRole::Candidate | StateRole::PreCandidate => self.step_candidate(m),
+                StateRole::Follower => self.step_follower(m),
+            },
+        }
+    }
+
+    /// Applies the term rules of §5.1 to an incoming message. Returns false
+    /// when the message is to be dropped.
+    fn accept_term(&mut self, m: &Message) -> bool {
+        use MessageType::*;
+        let msg_type = m.msg_type();
+        if m.term == 0 {
+            // Local messages and forwarded proposals and reads carry no
+            // term. A vote or vote response must (§5.2): drop it.
+            let needs_term = matches!(
+                msg_type,
+                MsgRequestVote
+                    | MsgRequestPreVote
+                    | MsgRequestVoteResponse
+                    | MsgRequestPreVoteResponse
+                    | MsgAppend
+                    | MsgHeartbeat
+                    | MsgSnapshot
+                    | MsgTimeoutNow
+            );
+            if needs_term {
+                debug!(self.logger, "dropping a message without a term"; "msg type" => ?msg_type, "from" => m.from);
+                return false;
+            }
+            return true;
+        }
+
+        if m.term > self.term {
+            if matches!(msg_type, MsgRequestVote | MsgRequestPreVote) {
+                let force = m.context.as_ref() == CAMPAIGN_TRANSFER;
+                let in_lease = self.check_quorum
+                    && self.leader_id != INVALID_ID
+                    && self.election_elapsed < self.election_timeout;
+                if !force && in_lease {
+                    // Leader stickiness (thesis §4.2.3): a node that heard
+                    // from a leader within the election timeout does not
+                    // let a candidate depose it.
+                    info!(
+                        self.logger,
+                        "ignoring a vote request while in lease";
+                        "from" => m.from,
+                        "msg term" => m.term,
+                        "term" => self.term,
+                        "remaining ticks" => self.election_timeout - self.election_elapsed,
+                    );
+                    return false;
+                }
+            }
+
+            if msg_type == MsgRequestPreVote || (msg_type == MsgRequestPreVoteResponse && !m.reject)
+            {
+                // A pre-vote never changes terms (thesis §9.6): the request
+                // carries the term the candidate would use, and a granted
+                // response echoes it.
+            } else {
+                info!(
+                    self.logger,
+                    "received a message with a higher term";
+                    "from" => m.from,
+                    "term" => self.term,
+                    "message term" => m.term,
+                    "msg type" => ?msg_type,
+                );
+                let leader = if matches!(msg_type, MsgAppend | MsgHeartbeat | MsgSnapshot) {
+                    m.from
+                } else {
+                    INVALID_ID
+                };
+                self.become_follower(m.term, leader);
+            }
+            return true;
+        }
+
+        if m.term < self.term {
+            if (self.check_quorum || self.pre_vote) && matches!(msg_type, MsgHeartbeat | MsgAppend)
+            {
+                // A leader cut off by a partition may be stuck at a lower
+                // term while the rest moved on; with check quorum or
+                // pre-vote its stale messages would otherwise go
+                // unanswered forever. Answering with our term makes it step
+                // down.
+                let mut resp = Message::new();
+                resp.set_msg_type(MsgAppendResponse);
+                resp.to = m.from;
+                self.send(resp);
+            } else if msg_type == MsgRequestPreVote {
+                // Reject so the pre-candidate learns the newer term.
+                let mut resp = Message::new();
+                resp.set_msg_type(MsgRequestPreVoteResponse);
+                resp.to = m.from;
+                resp.term = self.term;
+                resp.reject = true;
+                self.send(resp);
+            } else {
+                debug!(
+                    self.logger,
+                    "ignored a message with a lower term";
+                    "from" => m.from,
+                    "term" => self.term,
+                    "msg type" => ?msg_type,
+                    "msg term" => m.term,
+                );
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Queues a message, stamping the sender and, for all but votes,
+    /// proposals and reads, the current term.
+    pub(crate) fn send(&mut self, mut m: Message) {
+        use MessageType::*;
+        m.from = self.id;
+        match m.msg_type() {
+            MsgRequestVote
+            | MsgRequestPreVote
+            | MsgRequestVoteResponse
+            | MsgRequestPreVoteResponse => {
+                if m.term == 0 {
+                    crate::fatal!(
+                        self.logger,
+                        "term should be set when sending {:?}",
+                        m.msg_type()
+                    );
+                }
+            }
+            MsgPropose | MsgReadIndex => {}
+            _ => m.term = self.term,
+        }
+        self.msgs.push(m);
+    }
+
+    /// Resets the volatile state for `term`: a new term forgets the vote;
+    /// timers, votes, pending reads and the leader's view of its peers start
+    /// afresh.
+    pub fn reset(&mut self, term: u64) {
+        if self.term != term {
+            self.term = term;
+            self.vote = INVALID_ID;
+        }
+        self.leader_id = INVALID_ID;
+        self.reset_randomized_election_timeout();
+        self.election_elapsed = 0;
+        self.heartbeat_elapsed = 0;
+
+        self.abort_leader_transfer();
+        self.prs.reset_votes();
+        self.pending_conf_index = 0;
+        self.read_only = ReadOnly::new(self.read_only.option);
+        self.pending_read_index_messages.clear();
+
+        let last_index = self.raft_log.last_index();
+        let committed = self.raft_log.committed;
+        let persisted = self.raft_log.persisted;
+        let self_id = self.id;
+        for (&id, pr) in self.prs.iter_mut() {
+            pr.reset(last_index + 1);
+            if id == self_id {
+                pr.matched = persisted;
+                pr.committed_index = committed;
+            }
+        }
+        self.uncommitted_state.reset(last_index);
+    }
+
+    /// The election timeout, in ticks.
+    pub fn election_timeout(&self) -> usize {
+        self.election_timeout
+    }
+
+    /// The heartbeat interval, in ticks.
+    pub fn heartbeat_timeout(&self) -> usize {
+        self.heartbeat_timeout
+    }
+
+    /// Ticks since the last heartbeat.
+    pub fn heartbeat_elapsed(&self) -> usize {
+        self.heartbeat_elapsed
+    }
+
+    /// The current randomized election timeout, in ticks.
+    pub fn randomized_election_timeout(&self) -> usize {
+        self.randomized_election_timeout
+    }
+
+    /// Sets the randomized election timeout.
+    ///
+    /// # Panics
+    ///
+    /// Unless `min_election_tick <= t < max_election_tick`.
+    pub fn set_randomized_election_timeout(&mut self, t: usize) {
+        assert!(
+            self.min_election_timeout <= t && t < self.max_election_timeout,
+            "randomized election timeout {} out of [{}, {})",
+            t,
+            self.min_election_timeout,
+            self.max_election_timeout
+        );
+        self.randomized_election_timeout = t;
+    }
+
+    /// Draws a new randomized election timeout from
+    /// `[min_election_tick, max_election_tick)` with the node's own seeded
+    /// generator (§5.2: randomized timeouts make split votes rare).
+    pub fn reset_randomized_election_timeout(&mut self) {
+        use rand::Rng;
+        let prev = self.randomized_election_timeout;
+        let timeout = self
+            .rng
+            .gen_range(self.min_election_timeout..self.max_election_timeout);
+        debug!(
+            self.logger,
+            "reset election timeout {prev} -> {timeout} at {elapsed}",
+            prev = prev,
+            timeout = timeout,
+            elapsed = self.election_elapsed,
+        );
+        self.randomized_election_timeout = timeout;
+    }
+
+    /// Whether the election timeout has passed.
+    pub fn pass_election_timeout(&self) -> bool {
+        self.election_elapsed >= self.randomized_election_timeout
+    }
+
+    /// Whether this node may campaign: it is a voter in its configuration.
+    pub fn promotable(&self) -> bool {
+        self.promotable
+    }
+
+    /// Whether the leader has committed an entry of its own term.
+    pub fn commit_to_current_term(&self) -> bool {
+        self.raft_log
+            .term(self.raft_log.committed)
+            .is_ok_and(|t| t == self.term)
+    }
+
+    /// Whether the applied index is in the current term.
+    pub fn apply_to_current_term(&self) -> bool {
+        self.raft_log
+            .term(self.raft_log.applied)
+            .is_ok_and(|t| t == self.term)
+    }
+
+    /// Turns group commit on or off.
+    pub fn enable_group_commit(&mut self, enable: bool) {
+        self.prs.enable_group_commit(enable);
+        if StateRole::Leader == self.state && !enable && self.maybe_commit() {
+            self.bcast_append();
+        }
+    }
+
+    /// Whether group commit is on.
+    pub fn group_commit(&self) -> bool {
+        self.prs.group_commit()
+    }
+
+    /// Assigns commit groups: pairs of (peer id, group id).
+    pub fn assign_commit_groups(&mut self, ids: &[(u64, u64)]) {
+        let prev_groups = self.prs.group_commit();
+        for (peer_id, group_id) in ids {
+            assert!(*group_id > 0, "group id of peer {peer_id} must be positive");
+            if let Some(pr) = self.prs.get_mut(*peer_id) {
+                pr.commit_group_id = *group_id;
+            } else {
+                continue;
+            }
+        }
+        if StateRole::Leader == self.state && prev_groups && self.maybe_commit() {
+            self.bcast_append();
+        }
+    }
+
+    /// Removes every peer from its commit group.
+    pub fn clear_commit_group(&mut self) {
+        for (_, pr) in self.prs.iter_mut() {
+            pr.commit_group_id = 0;
+        }
+    }
+
+    /// On a leader that has applied an entry of its term: whether the
+    /// commit index is the one group commit computes. `None` elsewhere.
+    pub fn check_group_commit_consistent(&mut self) -> Option<bool> {
+        if self.state != StateRole::Leader {
+            return None;
+        }
+        // Before an entry of this term is applied, the commit index may
+        // still be settling.
+        if !self.apply_to_current_term() {
+            return None;
+        }
+        let (index, use_group_commit) = self.prs.maximal_committed_index();
+        debug!(
+            self.logger,
+            "check group commit consistent";
+            "index" => index,
+            "use_group_commit" => use_group_commit,
+            "committed" => self.raft_log.committed
+        );
+        Some(use_group_commit && index == self.raft_log.committed)
+    }
+
+    /// The bytes of allocated inflight ring buffers, summed over peers.
+    pub fn inflight_buffers_size(&self) -> usize {
+        self.prs
+            .iter()
+            .map(|(_, pr)| pr.ins.buffer_capacity() * std::mem::size_of::<u64>())
+            .sum()
+    }
+
+    /// Frees the inflight buffers of peers with nothing in flight.
+    pub fn maybe_free_inflight_buffers(&mut self) {
+        for (_, pr) in self.prs.iter_mut() {
+            pr.ins.maybe_free_buffer();
+        }
+    }
+
+    /// Changes the inflight window of one peer.
+    pub fn adjust_max_inflight_msgs(&mut self, target: u64, cap: usize) {
+        if let Some(pr) = self.prs.get_mut(target) {
+            pr.ins.set_cap(cap);
+        }
+    }
+}
+
+/// The smaller of the peer's priority fields that a receiver uses: the new
+/// field when set, else the deprecated one, saturating.
+pub(crate) fn message_priority(m: &Message) -> i64 {
+    if m.priority != 0 {
+        m.priority
+    } else {
+        cmp::min(m.deprecated_priority, i64::MAX as u64) as i64
+    }
+}

@@ -1,1 +1,525 @@
-//! tracker (in progress)
+//! The leader's bookkeeping of the cluster: the active configuration, the
+//! replication progress of every peer, and the votes of an election.
+
+mod inflights;
+mod progress;
+mod state;
+
+use std::fmt;
+
+pub use self::inflights::Inflights;
+pub use self::progress::Progress;
+pub use self::state::ProgressState;
+
+use crate::eraftpb::ConfState;
+use crate::quorum::{AckedIndexer, Index, VoteResult};
+use crate::util::format_ids;
+use crate::{HashMap, HashSet, JointConfig, MapChange, MapChangeType};
+
+/// The membership of the cluster: who votes, who only learns, and whether a
+/// joint configuration (thesis §4.3) is being left.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Configuration {
+    /// The voters; joint while a membership change is in progress.
+    pub(crate) voters: JointConfig,
+    /// Peers that receive the log but do not vote. Never voters of either
+    /// half of `voters`.
+    pub(crate) learners: HashSet<u64>,
+    /// Voters of the outgoing half that become learners when the joint
+    /// configuration is left. A peer cannot be a learner and a voter at
+    /// once, so a voter demoted while entering a joint configuration waits
+    /// here. Empty when not joint.
+    pub(crate) learners_next: HashSet<u64>,
+    /// Whether the joint configuration is left automatically once entering
+    /// it is committed. False when not joint.
+    pub(crate) auto_leave: bool,
+}
+
+impl Configuration {
+    /// Creates a non-joint configuration.
+    pub fn new(voters: HashSet<u64>, learners: HashSet<u64>) -> Configuration {
+        Configuration {
+            voters: JointConfig::new(voters),
+            learners,
+            learners_next: HashSet::default(),
+            auto_leave: false,
+        }
+    }
+
+    /// Creates an empty configuration with room for the given numbers of
+    /// voters and learners.
+    pub fn with_capacity(voters: usize, learners: usize) -> Configuration {
+        Configuration {
+            voters: JointConfig::with_capacity(voters),
+            learners: HashSet::with_capacity_and_hasher(learners, Default::default()),
+            learners_next: HashSet::default(),
+            auto_leave: false,
+        }
+    }
+
+    /// The voters.
+    pub fn voters(&self) -> &JointConfig {
+        &self.voters
+    }
+
+    /// The learners.
+    pub fn learners(&self) -> &HashSet<u64> {
+        &self.learners
+    }
+
+    /// The outgoing voters that become learners when the joint
+    /// configuration is left.
+    pub fn learners_next(&self) -> &HashSet<u64> {
+        &self.learners_next
+    }
+
+    /// Whether the joint configuration is left automatically.
+    pub fn auto_leave(&self) -> &bool {
+        &self.auto_leave
+    }
+
+    /// The configuration as a `ConfState`, every id list ascending.
+    pub fn to_conf_state(&self) -> ConfState {
+        let sorted = |ids: &HashSet<u64>| {
+            let mut v: Vec<u64> = ids.iter().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        ConfState {
+            voters: self.voters.incoming.slice(),
+            voters_outgoing: self.voters.outgoing.slice(),
+            learners: sorted(&self.learners),
+            learners_next: sorted(&self.learners_next),
+            auto_leave: self.auto_leave,
+            ..Default::default()
+        }
+    }
+
+    fn clear(&mut self) {
+        self.voters.clear();
+        self.learners.clear();
+        self.learners_next.clear();
+        self.auto_leave = false;
+    }
+}
+
+impl fmt::Display for Configuration {
+    /// etcd's form, e.g. `voters=(1 2 3)&&(1 2 4) learners=(5)
+    /// learners_next=(4) autoleave`; empty parts are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "voters={}", self.voters)?;
+        if !self.learners.is_empty() {
+            write!(f, " learners=({})", format_ids(&self.learners))?;
+        }
+        if !self.learners_next.is_empty() {
+            write!(f, " learners_next=({})", format_ids(&self.learners_next))?;
+        }
+        if self.auto_leave {
+            write!(f, " autoleave")?;
+        }
+        Ok(())
+    }
+}
+
+/// The progress of every peer (voters and learners), by id.
+pub(crate) type ProgressMap = HashMap<u64, Progress>;
+
+impl AckedIndexer for ProgressMap {
+    fn acked_index(&self, voter_id: u64) -> Option<Index> {
+        self.get(&voter_id).map(|p| Index {
+            index: p.matched,
+            group_id: p.commit_group_id,
+        })
+    }
+}
+
+/// The leader's (and a candidate's) view of the cluster: the configuration,
+/// a [`Progress`] per peer, and the votes received in an election.
+///
+/// Every voter and learner of the configuration has a progress, and no one
+/// else does.
+#[derive(Clone, Debug)]
+pub struct ProgressTracker {
+    progress: ProgressMap,
+    conf: Configuration,
+    votes: HashMap<u64, bool>,
+    max_inflight: usize,
+    group_commit: bool,
+}
+
+impl ProgressTracker {
+    /// Creates an empty tracker whose peers get an inflight window of
+    /// `max_inflight` messages.
+    pub fn new(max_inflight: usize) -> ProgressTracker {
+        ProgressTracker::with_capacity(0, 0, max_inflight)
+    }
+
+    /// Creates an empty tracker with room for the given numbers of voters
+    /// and learners.
+    pub fn with_capacity(voters: usize, learners: usize, max_inflight: usize) -> ProgressTracker {
+        ProgressTracker {
+            progress: HashMap::with_capacity_and_hasher(voters + learners, Default::default()),
+            conf: Configuration::with_capacity(voters, learners),
+            votes: HashMap::with_capacity_and_hasher(voters, Default::default()),
+            max_inflight,
+            group_commit: false,
+        }
+    }
+
+    /// Turns group commit on or off; see
+    /// [`MajorityConfig::committed_index`](crate::MajorityConfig::committed_index).
+    pub fn enable_group_commit(&mut self, enable: bool) {
+        self.group_commit = enable;
+    }
+
+    /// Whether group commit is on.
+    pub fn group_commit(&self) -> bool {
+        self.group_commit
+    }
+
+    /// Checks whether there is exactly one voter and the configuration is
+    /// not joint.
+    pub fn is_singleton(&self) -> bool {
+        self.conf.voters.is_singleton()
+    }
+
+    /// The progress of peer `id`.
+    pub fn get(&self, id: u64) -> Option<&Progress> {
+        self.progress.get(&id)
+    }
+
+    /// The progress of peer `id`, mutably.
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Progress> {
+        self.progress.get_mut(&id)
+    }
+
+    /// Every peer's progress.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&u64, &Progress)> {
+        self.progress.iter()
+    }
+
+    /// Every peer's progress, mutably.
+    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&u64, &mut Progress)> {
+        self.progress.iter_mut()
+    }
+
+    /// The highest index the voters have replicated according to their
+    /// `matched`, and whether group commit decided it; see
+    /// [`JointConfig::committed_index`]. The leader still checks the term
+    /// of that entry before committing (§5.4.2).
+    pub fn maximal_committed_index(&mut self) -> (u64, bool) {
+        self.conf
+            .voters
+            .committed_index(self.group_commit, &self.progress)
+    }
+
+    /// Forgets the votes of the last election.
+    pub fn reset_votes(&mut self) {
+        self.votes.clear();
+    }
+
+    /// Records the vote of peer `id`. Only its first vote counts: a peer
+    /// votes once per term (§5.2), so a later, different answer is a
+    /// duplicate.
+    pub fn record_vote(&mut self, id: u64, vote: bool) {
+        self.votes.entry(id).or_insert(vote);
+    }
+
+    /// Counts the votes of current voters as `(granted, rejected, result)`;
+    /// votes from learners or from peers no longer in the configuration are
+    /// ignored.
+    pub fn tally_votes(&self) -> (usize, usize, VoteResult) {
+        let (mut granted, mut rejected) = (0, 0);
+        for (id, vote) in &self.votes {
+            if !self.conf.voters.contains(*id) {
+                continue;
+            }
+            if *vote {
+                granted += 1;
+            } else {
+                rejected += 1;
+            }
+        }
+        (granted, rejected, self.vote_result(&self.votes))
+    }
+
+    /// The outcome of the given votes under the current voters.
+    pub fn vote_result(&self, votes: &HashMap<u64, bool>) -> VoteResult {
+        self.conf.voters.vote_result(|id| votes.get(&id).copied())
+    }
+
+    /// Checks whether a quorum of voters was heard from since the last
+    /// call, counting `perspective_of` (the leader itself) as heard.
+    ///
+    /// Starts the next check-quorum round (§6.2 / thesis §6.2): every other
+    /// peer's `recent_active` is reset to false, and `perspective_of`'s is
+    /// set to true.
+    pub fn quorum_recently_active(&mut self, perspective_of: u64) -> bool {
+        let mut active = HashSet::with_capacity_and_hasher(self.progress.len(), Default::default());
+        for (&id, pr) in &mut self.progress {
+            if id == perspective_of {
+                pr.recent_active = true;
+                active.insert(id);
+            } else if pr.recent_active {
+                active.insert(id);
+                pr.recent_active = false;
+            }
+        }
+        self.has_quorum(&active)
+    }
+
+    /// Checks whether `potential_quorum` contains a quorum of the voters
+    /// (of both halves when joint).
+    pub fn has_quorum(&self, potential_quorum: &HashSet<u64>) -> bool {
+        self.conf
+            .voters
+            .vote_result(|id| potential_quorum.get(&id).map(|_| true))
+            == VoteResult::Won
+    }
+
+    /// Installs a configuration produced by the [`Changer`](crate::Changer)
+    /// together with its progress changes, applied in order. An added peer
+    /// gets a fresh progress starting at `next_idx`, marked recently active
+    /// so that a check-quorum round right after the change does not count
+    /// it as silent. A peer removed and added again in the same change gets
+    /// a fresh progress too, so answers to the old incarnation cannot raise
+    /// its `matched` (KNOWN-BUGS 3).
+    pub fn apply_conf(&mut self, conf: Configuration, changes: MapChange, next_idx: u64) {
+        self.conf = conf;
+        for (id, change) in changes {
+            match change {
+                MapChangeType::Add => {
+                    let mut pr = Progress::new(next_idx, self.max_inflight);
+                    pr.recent_active = true;
+                    self.progress.insert(id, pr);
+                }
+                MapChangeType::Remove => {
+                    self.progress.remove(&id);
+                }
+            }
+        }
+        debug_assert!(
+            self.conf
+                .voters
+                .ids()
+                .iter()
+                .all(|id| self.progress.contains_key(&id))
+                && self
+                    .conf
+                    .learners
+                    .iter()
+                    .all(|id| self.progress.contains_key(id))
+                && self.progress.len() == self.conf.voters.ids().len() + self.conf.learners.len(),
+            "progress {:?} does not match configuration {}",
+            self.progress.keys().collect::<Vec<_>>(),
+            self.conf
+        );
+    }
+
+    /// The active configuration.
+    pub fn conf(&self) -> &Configuration {
+        &self.conf
+    }
+
+    /// The votes recorded in the current election.
+    pub fn votes(&self) -> &HashMap<u64, bool> {
+        &self.votes
+    }
+
+    /// Empties the tracker: no peers, no configuration, no votes. Keeps the
+    /// group commit switch and the inflight window size.
+    pub fn clear(&mut self) {
+        self.progress.clear();
+        self.conf.clear();
+        self.votes.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::confchange::restore;
+    use crate::util::id_set;
+
+    /// A tracker of voters `voters` (and learners), with peer 1 as the
+    /// local node.
+    fn tracker(voters: &[u64], learners: &[u64]) -> ProgressTracker {
+        let mut t = ProgressTracker::new(8);
+        let cs = ConfState {
+            voters: voters.to_vec(),
+            learners: learners.to_vec(),
+            ..Default::default()
+        };
+        restore(&mut t, 1, &cs).unwrap();
+        t
+    }
+
+    fn joint_tracker(incoming: &[u64], outgoing: &[u64]) -> ProgressTracker {
+        let mut t = ProgressTracker::new(8);
+        let cs = ConfState {
+            voters: incoming.to_vec(),
+            voters_outgoing: outgoing.to_vec(),
+            ..Default::default()
+        };
+        restore(&mut t, 1, &cs).unwrap();
+        t
+    }
+
+    #[test]
+    fn first_vote_of_a_peer_counts() {
+        let mut t = tracker(&[1, 2, 3], &[]);
+        t.record_vote(2, true);
+        t.record_vote(2, false);
+        assert_eq!(t.votes().get(&2), Some(&true));
+        t.reset_votes();
+        assert!(t.votes().is_empty());
+        t.record_vote(2, false);
+        assert_eq!(t.votes().get(&2), Some(&false));
+    }
+
+    #[test]
+    fn tally_counts_only_current_voters() {
+        let mut t = tracker(&[1, 2, 3], &[4]);
+        t.record_vote(1, true);
+        t.record_vote(4, true); // a learner
+        t.record_vote(9, false); // not a member
+        assert_eq!(t.tally_votes(), (1, 0, VoteResult::Pending));
+        t.record_vote(2, false);
+        assert_eq!(t.tally_votes(), (1, 1, VoteResult::Pending));
+        t.record_vote(3, true);
+        assert_eq!(t.tally_votes(), (2, 1, VoteResult::Won));
+
+        let mut t = tracker(&[1, 2, 3], &[]);
+        t.record_vote(2, false);
+        t.record_vote(3, false);
+        assert_eq!(t.tally_votes(), (0, 2, VoteResult::Lost));
+    }
+
+    #[test]
+    fn joint_election_needs_both_majorities() {
+        let mut t = joint_tracker(&[1, 2, 3], &[1, 4, 5]);
+        t.record_vote(1, true);
+        t.record_vote(2, true);
+        assert_eq!(t.tally_votes(), (2, 0, VoteResult::Pending));
+        t.record_vote(4, true);
+        assert_eq!(t.tally_votes(), (3, 0, VoteResult::Won));
+    }
+
+    #[test]
+    fn quorum_recently_active_counts_self_and_resets_others() {
+        let mut t = tracker(&[1, 2, 3, 4, 5], &[6]);
+        // Freshly added peers count as active once.
+        assert!(t.iter().all(|(_, pr)| pr.recent_active));
+        assert!(t.quorum_recently_active(1));
+        for (id, pr) in t.iter() {
+            assert_eq!(pr.recent_active, *id == 1, "peer {id}");
+        }
+        // Only the leader and a learner heard from: no quorum.
+        t.get_mut(6).unwrap().recent_active = true;
+        t.get_mut(2).unwrap().recent_active = true;
+        assert!(!t.quorum_recently_active(1));
+        assert!(!t.get(6).unwrap().recent_active);
+        t.get_mut(2).unwrap().recent_active = true;
+        t.get_mut(3).unwrap().recent_active = true;
+        assert!(t.quorum_recently_active(1));
+    }
+
+    #[test]
+    fn has_quorum_checks_both_halves() {
+        let t = joint_tracker(&[1, 2, 3], &[3, 4, 5]);
+        assert!(!t.has_quorum(&id_set([1, 2])));
+        assert!(t.has_quorum(&id_set([1, 2, 4, 5])));
+        assert!(t.has_quorum(&id_set([2, 3, 4])));
+        assert!(!t.has_quorum(&id_set([9])));
+    }
+
+    #[test]
+    fn maximal_committed_index_uses_voters_matched() {
+        let mut t = tracker(&[1, 2, 3], &[4]);
+        for (id, matched) in [(1, 5), (2, 3), (3, 1), (4, 9)] {
+            t.get_mut(id).unwrap().matched = matched;
+        }
+        assert_eq!(t.maximal_committed_index(), (3, false));
+
+        t.enable_group_commit(true);
+        assert!(t.group_commit());
+        for (id, group) in [(1, 1), (2, 1), (3, 2)] {
+            t.get_mut(id).unwrap().commit_group_id = group;
+        }
+        // Index 3 is only in group 1; index 1 is in both groups.
+        assert_eq!(t.maximal_committed_index(), (1, true));
+    }
+
+    #[test]
+    fn apply_conf_gives_added_peers_a_fresh_active_progress() {
+        let mut t = tracker(&[1, 2], &[]);
+        t.get_mut(2).unwrap().matched = 7;
+        let conf = Configuration::new(id_set([1, 2, 3]), HashSet::default());
+        t.apply_conf(
+            conf,
+            vec![
+                (2, MapChangeType::Remove),
+                (2, MapChangeType::Add),
+                (3, MapChangeType::Add),
+            ],
+            11,
+        );
+        for id in [2, 3] {
+            let pr = t.get(id).unwrap();
+            assert_eq!((pr.matched, pr.next_idx), (0, 11), "peer {id}");
+            assert!(pr.recent_active, "peer {id}");
+            assert_eq!(pr.ins.cap(), 8, "peer {id}");
+        }
+        assert_eq!(t.iter().len(), 3);
+        assert_eq!(t.iter_mut().len(), 3);
+        assert_eq!(t.conf().voters().incoming().slice(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "does not match configuration")]
+    fn apply_conf_checks_progress_matches_config_in_debug() {
+        let mut t = tracker(&[1], &[]);
+        let conf = Configuration::new(id_set([1, 2]), HashSet::default());
+        t.apply_conf(conf, vec![], 1);
+    }
+
+    #[test]
+    fn singleton_and_clear() {
+        let mut t = tracker(&[1], &[2]);
+        assert!(t.is_singleton());
+        assert!(!tracker(&[1, 2], &[]).is_singleton());
+        assert!(!joint_tracker(&[1], &[1, 2]).is_singleton());
+        t.record_vote(1, true);
+        t.enable_group_commit(true);
+        t.clear();
+        assert_eq!(t.iter().len(), 0);
+        assert!(t.votes().is_empty());
+        assert_eq!(t.conf(), &Configuration::default());
+        assert!(t.group_commit(), "the switch is kept");
+    }
+
+    #[test]
+    fn configuration_accessors_display_and_conf_state() {
+        let mut c = Configuration::new(id_set([3, 1]), id_set([5]));
+        assert_eq!(c.to_string(), "voters=(1 3) learners=(5)");
+        c.voters.outgoing.extend([1, 2]);
+        c.learners_next.insert(2);
+        c.auto_leave = true;
+        assert_eq!(
+            c.to_string(),
+            "voters=(1 3)&&(1 2) learners=(5) learners_next=(2) autoleave"
+        );
+        assert_eq!(c.voters().outgoing().slice(), vec![1, 2]);
+        assert_eq!(c.learners(), &id_set([5]));
+        assert_eq!(c.learners_next(), &id_set([2]));
+        assert!(*c.auto_leave());
+        let cs = c.to_conf_state();
+        assert_eq!(cs.voters, vec![1, 3]);
+        assert_eq!(cs.voters_outgoing, vec![1, 2]);
+        assert_eq!(cs.learners, vec![5]);
+        assert_eq!(cs.learners_next, vec![2]);
+        assert!(cs.auto_leave);
+        assert_eq!(Configuration::with_capacity(3, 2), Configuration::default());
+    }
+}

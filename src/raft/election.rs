@@ -1,0 +1,411 @@
+//! Ticks, campaigns, votes and role transitions (§5.2, §5.4.1, thesis §9.6).
+
+use slog::{debug, info};
+
+use crate::eraftpb::{EntryType, Message, MessageType};
+use crate::quorum::VoteResult;
+use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
+use crate::{INVALID_ID, INVALID_INDEX};
+
+use super::{
+    message_priority, vote_resp_msg_type, Raft, StateRole, CAMPAIGN_ELECTION,
+    CAMPAIGN_PRE_ELECTION, CAMPAIGN_TRANSFER,
+};
+
+/// The byte size of one page when scanning unapplied entries for
+/// configuration changes.
+const CONF_SCAN_PAGE_BYTES: u64 = 1 << 20;
+
+impl<T: Storage> Raft<T> {
+    /// Advances the node's clock by one tick. Returns true when the tick
+    /// produced work (a campaign or a heartbeat) the driver should look at.
+    pub fn tick(&mut self) -> bool {
+        match self.state {
+            StateRole::Follower | StateRole::PreCandidate | StateRole::Candidate => {
+                self.tick_election()
+            }
+            StateRole::Leader => self.tick_heartbeat(),
+        }
+    }
+
+    /// The tick of a non-leader: campaign once the randomized election
+    /// timeout passes without word from a leader (§5.2).
+    pub fn tick_election(&mut self) -> bool {
+        self.election_elapsed += 1;
+        if !self.pass_election_timeout() || !self.promotable {
+            return false;
+        }
+        self.election_elapsed = 0;
+        let mut m = Message::new();
+        m.set_msg_type(MessageType::MsgHup);
+        m.from = self.id;
+        let _ = self.step(m);
+        true
+    }
+
+    /// Starts an election unless this node may not: it leads already, it is
+    /// not a voter, or it has committed configuration changes it has not
+    /// applied (its idea of the voters may be stale, KNOWN-BUGS 12).
+    pub(crate) fn hup(&mut self, transfer_leader: bool) {
+        if self.state == StateRole::Leader {
+            debug!(self.logger, "ignoring MsgHup because already leader");
+            return;
+        }
+        if !self.promotable {
+            info!(self.logger, "is not promotable; ignoring MsgHup");
+            return;
+        }
+        if self.has_unapplied_conf_changes(GetEntriesFor::Empty(false)) {
+            info!(
+                self.logger,
+                "cannot campaign: there are committed configuration changes not yet applied";
+                "applied" => self.raft_log.applied,
+                "committed" => self.raft_log.committed,
+            );
+            return;
+        }
+
+        info!(self.logger, "starting a new election"; "term" => self.term);
+        if transfer_leader {
+            self.campaign(CAMPAIGN_TRANSFER);
+        } else if self.pre_vote {
+            self.campaign(CAMPAIGN_PRE_ELECTION);
+        } else {
+            self.campaign(CAMPAIGN_ELECTION);
+        }
+    }
+
+    /// Whether a configuration change is committed but not yet applied.
+    fn has_unapplied_conf_changes(&self, purpose: GetEntriesFor) -> bool {
+        let (applied, committed) = (self.raft_log.applied, self.raft_log.committed);
+        if applied >= committed {
+            return false;
+        }
+        if self.pending_conf_index > applied && self.pending_conf_index <= committed {
+            return true;
+        }
+        let ctx = GetEntriesContext::new(purpose);
+        let mut lo = applied + 1;
+        // Scan in pages so a long unapplied tail does not load at once.
+        while lo <= committed {
+            match self
+                .raft_log
+                .slice(lo, committed + 1, Some(CONF_SCAN_PAGE_BYTES), ctx)
+            {
+                Ok(ents) if !ents.is_empty() => {
+                    if ents.iter().any(|e| {
+                        matches!(
+                            e.entry_type(),
+                            EntryType::EntryConfChange | EntryType::EntryConfChangeV2
+                        )
+                    }) {
+                        return true;
+                    }
+                    lo = ents.last().unwrap().index + 1;
+                }
+                // Entries the node cannot read are behind a snapshot whose
+                // configuration it already holds, or are being fetched.
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Campaigns for leadership. `campaign_type` is one of
+    /// [`CAMPAIGN_PRE_ELECTION`], [`CAMPAIGN_ELECTION`] and
+    /// [`CAMPAIGN_TRANSFER`].
+    pub fn campaign(&mut self, campaign_type: &'static [u8]) {
+        let (vote_msg, term) = if campaign_type == CAMPAIGN_PRE_ELECTION {
+            self.become_pre_candidate();
+            // A pre-vote asks for the term the node would move to, without
+            // moving to it (thesis §9.6).
+            (MessageType::MsgRequestPreVote, self.term + 1)
+        } else {
+            self.become_candidate();
+            (MessageType::MsgRequestVote, self.term)
+        };
+        let self_id = self.id;
+        if VoteResult::Won == self.poll(self_id, vote_msg, true) {
+            // A single-voter group elects itself at once.
+            return;
+        }
+
+        let (commit, commit_term) = self.raft_log.commit_info();
+        let mut voters: Vec<u64> = self.prs.conf().voters().ids().iter().collect();
+        voters.sort_unstable();
+        let last_index = self.raft_log.last_index();
+        let last_term = self.raft_log.last_term();
+        for id in voters {
+            if id == self_id {
+                continue;
+            }
+            info!(
+                self.logger,
+                "broadcasting vote request";
+                "type" => ?vote_msg,
+                "term" => term,
+                "log term" => last_term,
+                "log index" => last_index,
+                "to" => id,
+            );
+            let mut m = Message::new();
+            m.set_msg_type(vote_msg);
+            m.to = id;
+            m.term = term;
+            m.index = last_index;
+            m.log_term = last_term;
+            m.commit = commit;
+            m.commit_term = commit_term;
+            m.priority = self.priority;
+            if self.priority > 0 {
+                m.deprecated_priority = self.priority as u64;
+            }
+            if campaign_type == CAMPAIGN_TRANSFER {
+                m.context = bytes::Bytes::from_static(campaign_type);
+            }
+            self.send(m);
+        }
+    }
+
+    /// Records a vote and acts on the result: a won pre-vote starts the real
+    /// election, a won election makes this node leader, a lost one makes it
+    /// a follower.
+    pub(crate) fn poll(&mut self, from: u64, t: MessageType, vote: bool) -> VoteResult {
+        self.prs.record_vote(from, vote);
+        let (granted, rejected, result) = self.prs.tally_votes();
+        if from != self.id {
+            info!(
+                self.logger,
+                "received votes response";
+                "vote" => vote,
+                "from" => from,
+                "rejections" => rejected,
+                "approvals" => granted,
+                "type" => ?t,
+                "term" => self.term,
+            );
+        }
+        match result {
+            VoteResult::Won => {
+                if self.state == StateRole::PreCandidate {
+                    self.campaign(CAMPAIGN_ELECTION);
+                } else {
+                    self.become_leader();
+                    self.bcast_append();
+                }
+            }
+            VoteResult::Lost => {
+                // The term stays: a lost pre-vote must not raise it.
+                let term = self.term;
+                self.become_follower(term, INVALID_ID);
+            }
+            VoteResult::Pending => {}
+        }
+        result
+    }
+
+    /// Answers a vote or pre-vote request whose term already passed the
+    /// checks of `step` (§5.2, §5.4.1, thesis §9.6).
+    pub(crate) fn handle_vote_request(&mut self, m: &Message) {
+        let msg_type = m.msg_type();
+        // A node may vote again for the candidate it voted for; it may vote
+        // for anyone when it has not voted and knows no leader; and it may
+        // always grant a pre-vote for a later term, since a pre-vote
+        // records nothing.
+        let can_vote = self.vote == m.from
+            || (self.vote == INVALID_ID && self.leader_id == INVALID_ID)
+            || (msg_type == MessageType::MsgRequestPreVote && m.term > self.term);
+        // §5.4.1: only a candidate whose log is at least as up to date.
+        let up_to_date = self.raft_log.is_up_to_date(m.index, m.log_term);
+        // A lower-priority candidate wins only with a longer log.
+        let priority_ok =
+            m.index > self.raft_log.last_index() || message_priority(m) >= self.priority;
+
+        if can_vote && up_to_date && priority_ok {
+            self.log_vote(m, "cast");
+            let mut resp = Message::new();
+            resp.set_msg_type(vote_resp_msg_type(msg_type));
+            resp.to = m.from;
+            // A granted response names the term of the request, so the
+            // pre-candidate can tell it answers its own round.
+            resp.term = m.term;
+            self.send(resp);
+            if msg_type == MessageType::MsgRequestVote {
+                self.election_elapsed = 0;
+                self.vote = m.from;
+            }
+        } else {
+            self.log_vote(m, "rejected");
+            let mut resp = Message::new();
+            resp.set_msg_type(vote_resp_msg_type(msg_type));
+            resp.to = m.from;
+            resp.term = self.term;
+            resp.reject = true;
+            let (commit, commit_term) = self.raft_log.commit_info();
+            resp.commit = commit;
+            resp.commit_term = commit_term;
+            self.send(resp);
+            self.maybe_commit_by_vote(m);
+        }
+    }
+
+    fn log_vote(&self, m: &Message, what: &str) {
+        info!(
+            self.logger,
+            "[logterm: {}, index: {}, vote: {}] {} vote for {}",
+            self.raft_log.last_term(),
+            self.raft_log.last_index(),
+            self.vote,
+            what,
+            m.from;
+            "msg type" => ?m.msg_type(),
+            "msg term" => m.term,
+            "msg index" => m.index,
+            "msg log term" => m.log_term,
+            "term" => self.term,
+        );
+    }
+
+    /// Learns a commit index from a vote message: if this node's log holds
+    /// the sender's committed entry with the same term, the Log Matching
+    /// property (§5.3) says every entry up to it is committed here too.
+    ///
+    /// A candidate that learns of committed configuration changes it has not
+    /// applied stops campaigning.
+    pub(crate) fn maybe_commit_by_vote(&mut self, m: &Message) {
+        if m.commit == 0 || m.commit_term == 0 || self.state == StateRole::Leader {
+            return;
+        }
+        let last_commit = self.raft_log.committed;
+        if m.commit <= last_commit || m.commit > self.raft_log.last_index() {
+            return;
+        }
+        if !self.raft_log.match_term(m.commit, m.commit_term) {
+            return;
+        }
+        self.raft_log.commit_to(m.commit);
+        if matches!(self.state, StateRole::Candidate | StateRole::PreCandidate)
+            && self.has_unapplied_conf_changes(GetEntriesFor::CommitByVote)
+        {
+            info!(
+                self.logger,
+                "learned of committed configuration changes; stop campaigning";
+                "commit" => m.commit,
+            );
+            let term = self.term;
+            self.become_follower(term, INVALID_ID);
+        }
+    }
+
+    /// Becomes a follower of `leader_id` in `term`.
+    pub fn become_follower(&mut self, term: u64, leader_id: u64) {
+        let pending_request_snapshot = self.pending_request_snapshot;
+        self.reset(term);
+        self.leader_id = leader_id;
+        self.state = StateRole::Follower;
+        self.pending_request_snapshot = pending_request_snapshot;
+        info!(
+            self.logger,
+            "became follower at term {term}",
+            term = self.term;
+        );
+    }
+
+    /// Becomes a candidate: a new term, voting for itself (§5.2).
+    ///
+    /// # Panics
+    ///
+    /// On a leader.
+    pub fn become_candidate(&mut self) {
+        assert_ne!(
+            self.state,
+            StateRole::Leader,
+            "invalid transition [leader -> candidate] at term {}",
+            self.term
+        );
+        let term = self.term + 1;
+        self.reset(term);
+        let id = self.id;
+        self.vote = id;
+        self.state = StateRole::Candidate;
+        info!(
+            self.logger,
+            "became candidate at term {term}",
+            term = self.term
+        );
+    }
+
+    /// Becomes a pre-candidate: the term and vote stay (thesis §9.6), and
+    /// the known leader is forgotten, or with check quorum the group could
+    /// stay leaderless (KNOWN-BUGS 10).
+    ///
+    /// # Panics
+    ///
+    /// On a leader.
+    pub fn become_pre_candidate(&mut self) {
+        assert_ne!(
+            self.state,
+            StateRole::Leader,
+            "invalid transition [leader -> pre-candidate] at term {}",
+            self.term
+        );
+        self.state = StateRole::PreCandidate;
+        self.prs.reset_votes();
+        self.leader_id = INVALID_ID;
+        info!(
+            self.logger,
+            "became pre-candidate at term {term}",
+            term = self.term
+        );
+    }
+
+    /// Becomes the leader of the current term and appends an empty entry,
+    /// which, once committed, commits every earlier entry (§5.4.2, §8).
+    ///
+    /// # Panics
+    ///
+    /// On a follower.
+    pub fn become_leader(&mut self) {
+        assert_ne!(
+            self.state,
+            StateRole::Follower,
+            "invalid transition [follower -> leader] at term {}",
+            self.term
+        );
+        let term = self.term;
+        self.reset(term);
+        self.leader_id = self.id;
+        self.state = StateRole::Leader;
+
+        let last_index = self.raft_log.last_index();
+        // The entries before this term's first one are not this leader's
+        // proposals: they do not count toward the uncommitted size.
+        self.uncommitted_state.reset(last_index);
+        if let Some(pr) = self.prs.get_mut(self.id) {
+            // The leader's own progress replicates by definition.
+            pr.become_replicate();
+        }
+        // Conservatively, any entry in the log may be a configuration
+        // change not yet applied (thesis §4.1).
+        self.pending_conf_index = last_index;
+
+        let empty = crate::eraftpb::Entry::default();
+        if !self.append_entry(&mut [empty]) {
+            crate::fatal!(
+                self.logger,
+                "appending an empty entry should never be dropped"
+            );
+        }
+        info!(
+            self.logger,
+            "became leader at term {term}",
+            term = self.term
+        );
+    }
+}
+
+/// Whether a pending-snapshot marker is set.
+#[inline]
+pub(crate) fn is_set(index: u64) -> bool {
+    index != INVALID_INDEX
+}

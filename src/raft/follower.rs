@@ -1,0 +1,164 @@
+//! The step of followers, candidates and pre-candidates.
+
+use slog::{debug, info};
+
+use crate::eraftpb::{Message, MessageType};
+use crate::errors::{Error, Result};
+use crate::storage::Storage;
+use crate::{ReadState, INVALID_ID};
+
+use super::{Raft, StateRole};
+
+impl<T: Storage> Raft<T> {
+    pub(crate) fn step_candidate(&mut self, m: Message) -> Result<()> {
+        match m.msg_type() {
+            MessageType::MsgPropose => {
+                info!(
+                    self.logger,
+                    "no leader at term {term}; dropping proposal",
+                    term = self.term
+                );
+                return Err(Error::ProposalDropped);
+            }
+            // A leader of this term exists: §5.2 says step down.
+            MessageType::MsgAppend => {
+                self.become_follower(m.term, m.from);
+                self.handle_append_entries(&m);
+            }
+            MessageType::MsgHeartbeat => {
+                self.become_follower(m.term, m.from);
+                self.handle_heartbeat(m);
+            }
+            MessageType::MsgSnapshot => {
+                self.become_follower(m.term, m.from);
+                self.handle_snapshot(m);
+            }
+            MessageType::MsgRequestPreVoteResponse | MessageType::MsgRequestVoteResponse => {
+                // Only the responses to this node's own round count: a
+                // pre-candidate waits for pre-vote answers, a candidate for
+                // vote answers.
+                let mine = (self.state == StateRole::PreCandidate
+                    && m.msg_type() == MessageType::MsgRequestPreVoteResponse)
+                    || (self.state == StateRole::Candidate
+                        && m.msg_type() == MessageType::MsgRequestVoteResponse);
+                if !mine {
+                    return Ok(());
+                }
+                if !self.prs.conf().voters().contains(m.from) {
+                    debug!(self.logger, "ignoring a vote from a non-voter"; "from" => m.from);
+                    return Ok(());
+                }
+                self.poll(m.from, m.msg_type(), !m.reject);
+                if m.reject && self.state != StateRole::Leader {
+                    self.maybe_commit_by_vote(&m);
+                }
+            }
+            MessageType::MsgTimeoutNow => {
+                debug!(self.logger, "ignored MsgTimeoutNow from {from}", from = m.from; "state" => ?self.state);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn step_follower(&mut self, mut m: Message) -> Result<()> {
+        match m.msg_type() {
+            MessageType::MsgPropose => {
+                if self.leader_id == INVALID_ID {
+                    info!(
+                        self.logger,
+                        "no leader at term {term}; dropping proposal",
+                        term = self.term
+                    );
+                    return Err(Error::ProposalDropped);
+                } else if self.disable_proposal_forwarding {
+                    info!(
+                        self.logger,
+                        "not forwarding to leader {leader_id} at term {term}; dropping proposal",
+                        leader_id = self.leader_id,
+                        term = self.term,
+                    );
+                    return Err(Error::ProposalDropped);
+                }
+                m.to = self.leader_id;
+                self.send(m);
+            }
+            MessageType::MsgAppend => {
+                self.election_elapsed = 0;
+                self.leader_id = m.from;
+                self.handle_append_entries(&m);
+            }
+            MessageType::MsgHeartbeat => {
+                self.election_elapsed = 0;
+                self.leader_id = m.from;
+                self.handle_heartbeat(m);
+            }
+            MessageType::MsgSnapshot => {
+                self.election_elapsed = 0;
+                self.leader_id = m.from;
+                self.handle_snapshot(m);
+            }
+            MessageType::MsgTransferLeader => {
+                if self.leader_id == INVALID_ID {
+                    info!(
+                        self.logger,
+                        "no leader at term {term}; dropping leader transfer msg",
+                        term = self.term
+                    );
+                    return Ok(());
+                }
+                m.to = self.leader_id;
+                self.send(m);
+            }
+            MessageType::MsgTimeoutNow => {
+                if self.promotable {
+                    info!(
+                        self.logger,
+                        "[term {term}] received MsgTimeoutNow from {from} and starts an election to get leadership.",
+                        term = self.term,
+                        from = m.from,
+                    );
+                    // A transfer skips pre-vote and the lease: the old
+                    // leader asked for it (thesis §3.10).
+                    self.hup(true);
+                } else {
+                    info!(
+                        self.logger,
+                        "received MsgTimeoutNow from {} but is not promotable", m.from
+                    );
+                }
+            }
+            MessageType::MsgReadIndex => {
+                if self.leader_id == INVALID_ID {
+                    info!(
+                        self.logger,
+                        "no leader at term {term}; dropping index reading msg",
+                        term = self.term
+                    );
+                    return Ok(());
+                }
+                m.to = self.leader_id;
+                self.send(m);
+            }
+            MessageType::MsgReadIndexResp => {
+                if m.entries.len() != 1 {
+                    debug!(
+                        self.logger,
+                        "invalid format of MsgReadIndexResp from {}", m.from;
+                        "entries count" => m.entries.len(),
+                    );
+                    return Ok(());
+                }
+                let rs = ReadState {
+                    index: m.index,
+                    request_ctx: m.entries[0].data.to_vec(),
+                };
+                // The index may be past this node's log; the application
+                // serves the read once it has applied that far.
+                self.read_states.push(rs);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

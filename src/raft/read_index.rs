@@ -1,0 +1,102 @@
+//! Linearizable reads on the leader (thesis §6.4).
+
+use slog::debug;
+
+use crate::eraftpb::{Message, MessageType};
+use crate::read_only::{ReadIndexStatus, ReadOnlyOption};
+use crate::storage::Storage;
+use crate::{ReadState, INVALID_ID};
+
+use super::Raft;
+
+impl<T: Storage> Raft<T> {
+    /// Handles a `MsgReadIndex` on the leader: its own or forwarded by a
+    /// follower.
+    pub(crate) fn handle_leader_read_index(&mut self, m: Message) {
+        if m.entries.len() != 1 {
+            debug!(self.logger, "ignoring a read request without exactly one entry"; "from" => m.from);
+            return;
+        }
+        // A new leader may not know the latest commit index until it has
+        // committed an entry of its own term (thesis §6.4, step 1); answering
+        // from an inherited commit index could return a stale read
+        // (KNOWN-BUGS 14). Hold the read until then.
+        if !self.commit_to_current_term() {
+            debug!(self.logger, "holding a read until an entry of this term is committed"; "from" => m.from);
+            self.pending_read_index_messages.push(m);
+            return;
+        }
+        self.serve_read_index(m);
+    }
+
+    fn serve_read_index(&mut self, m: Message) {
+        let committed = self.raft_log.committed;
+        if self.prs.is_singleton() {
+            // A single voter is a quorum by itself.
+            self.answer_read(m, committed);
+            return;
+        }
+        match self.read_only.option {
+            ReadOnlyOption::Safe => {
+                // Record the commit index, then confirm leadership with a
+                // heartbeat round that carries this read's token.
+                let self_id = self.id;
+                if let Some(ctx) = self.read_only.add_request(committed, m, self_id) {
+                    self.bcast_heartbeat_with_ctx(Some(ctx));
+                }
+            }
+            ReadOnlyOption::LeaseBased => {
+                // Check quorum keeps the lease (thesis §6.4.1).
+                self.answer_read(m, committed);
+            }
+        }
+    }
+
+    /// Serves the reads that waited for this leader's first commit.
+    pub(crate) fn release_pending_read_index(&mut self) {
+        if self.pending_read_index_messages.is_empty() || !self.commit_to_current_term() {
+            return;
+        }
+        let msgs = std::mem::take(&mut self.pending_read_index_messages);
+        for m in msgs {
+            self.serve_read_index(m);
+        }
+    }
+
+    /// Counts a heartbeat response toward the read round it names, and
+    /// answers the reads a quorum has confirmed.
+    pub(crate) fn handle_read_ack(&mut self, m: &Message) {
+        if self.read_only.option != ReadOnlyOption::Safe {
+            return;
+        }
+        let confirmed = match self.read_only.recv_ack(m.from, &m.context) {
+            Some(acks) => self.prs.has_quorum(acks),
+            None => false,
+        };
+        if !confirmed {
+            return;
+        }
+        let ready: Vec<ReadIndexStatus> = self.read_only.advance(&m.context, &self.logger);
+        for rs in ready {
+            self.answer_read(rs.req, rs.index);
+        }
+    }
+
+    /// Hands a confirmed read to the local application, or answers the
+    /// follower that forwarded it.
+    fn answer_read(&mut self, req: Message, index: u64) {
+        if req.from == INVALID_ID || req.from == self.id {
+            self.read_states.push(ReadState {
+                index,
+                request_ctx: req.entries[0].data.to_vec(),
+            });
+            return;
+        }
+        let mut resp = Message::new();
+        resp.set_msg_type(MessageType::MsgReadIndexResp);
+        resp.to = req.from;
+        resp.index = index;
+        resp.entries = req.entries;
+        self.send(resp);
+    }
+}

@@ -1,0 +1,489 @@
+//! Log replication (§5.3), commitment (§5.4.2) and persistence.
+//!
+//! The leader sends each follower the entries after its `next_idx`, naming
+//! the entry just before them by index and term; a follower accepts them only
+//! if it holds that entry (the Log Matching property), and otherwise rejects
+//! with a hint that lets the leader skip a whole term at once. The leader
+//! commits the largest index a quorum holds, but only by counting replicas of
+//! an entry of its own term (§5.4.2).
+
+use slog::{debug, error, info};
+
+use crate::eraftpb::{Entry, Message, MessageType};
+use crate::errors::{Error, StorageError};
+use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
+use crate::tracker::ProgressState;
+use crate::util::is_continuous_ents;
+use crate::INVALID_INDEX;
+
+use super::election::is_set;
+use super::{Raft, StateRole};
+
+impl<T: Storage> Raft<T> {
+    /// Sends an append (or, when the entries are gone, a snapshot) to `to`,
+    /// even an empty one as a probe.
+    pub fn send_append(&mut self, to: u64) {
+        self.maybe_send_append(to, true);
+    }
+
+    /// Sends as many appends to `to` as flow control allows.
+    pub(crate) fn send_append_aggressively(&mut self, to: u64) {
+        if !self.maybe_send_append(to, true) {
+            return;
+        }
+        while self.maybe_send_append(to, false) {}
+    }
+
+    /// Sends appends to every peer.
+    pub fn bcast_append(&mut self) {
+        let self_id = self.id;
+        let mut ids: Vec<u64> = self
+            .prs
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| *id != self_id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.send_append(id);
+        }
+    }
+
+    /// Sends one append to `to` if flow control allows. With
+    /// `send_if_empty` false, nothing is sent when there are no new entries.
+    /// Returns whether a message was sent or merged.
+    fn maybe_send_append(&mut self, to: u64, send_if_empty: bool) -> bool {
+        let (paused, next_idx, pending_request_snapshot) = match self.prs.get(to) {
+            Some(pr) => (pr.is_paused(), pr.next_idx, pr.pending_request_snapshot),
+            None => return false,
+        };
+        if paused {
+            debug!(
+                self.logger,
+                "skipping sending to {to}, it's paused",
+                to = to
+            );
+            return false;
+        }
+
+        let mut m = Message::new();
+        m.to = to;
+        if is_set(pending_request_snapshot) {
+            // The follower asked for a snapshot: it gets one whatever its
+            // log holds.
+            if !self.prepare_send_snapshot(&mut m, to) {
+                return false;
+            }
+        } else {
+            let ctx = GetEntriesContext::new(GetEntriesFor::SendAppend {
+                to,
+                term: self.term,
+                aggressively: !send_if_empty,
+            });
+            let ents = self.raft_log.entries(next_idx, self.max_msg_size, ctx);
+            if !send_if_empty && ents.as_ref().is_ok_and(|e| e.is_empty()) {
+                return false;
+            }
+            let term = self.raft_log.term(next_idx - 1);
+            match (term, ents) {
+                (Ok(term), Ok(ents)) => {
+                    if self.batch_append && self.try_batching(to, &ents) {
+                        return true;
+                    }
+                    self.prepare_send_entries(&mut m, next_idx - 1, term, ents);
+                }
+                (_, Err(Error::Store(StorageError::LogTemporarilyUnavailable))) => {
+                    // The storage fetches in the background and the driver
+                    // calls `on_entries_fetched` when it is done.
+                    return false;
+                }
+                _ => {
+                    // The entries or the term are compacted (§7).
+                    if !self.prepare_send_snapshot(&mut m, to) {
+                        return false;
+                    }
+                }
+            }
+        }
+        self.send(m);
+        true
+    }
+
+    fn prepare_send_entries(&mut self, m: &mut Message, index: u64, term: u64, ents: Vec<Entry>) {
+        m.set_msg_type(MessageType::MsgAppend);
+        m.index = index;
+        m.log_term = term;
+        m.commit = self.raft_log.committed;
+        if let Some(last) = ents.last() {
+            let last = last.index;
+            let pr = self.prs.get_mut(m.to).unwrap();
+            pr.update_state(last);
+        }
+        m.entries = ents;
+    }
+
+    /// Merges `ents` into an append already queued for `to`, when that is
+    /// safe. The queued message must already carry entries that `ents`
+    /// continue: merging into a probe or a commit-only append would send
+    /// entries whose `index`/`log_term` do not name the entry before them
+    /// (KNOWN-BUGS 1).
+    fn try_batching(&mut self, to: u64, ents: &[Entry]) -> bool {
+        if ents.is_empty() {
+            return false;
+        }
+        let committed = self.raft_log.committed;
+        let term = self.term;
+        let Some(msg) = self
+            .msgs
+            .iter_mut()
+            .rev()
+            .find(|msg| msg.to == to && msg.msg_type() == MessageType::MsgAppend)
+        else {
+            return false;
+        };
+        if msg.term != term || msg.entries.is_empty() || !is_continuous_ents(msg, ents) {
+            return false;
+        }
+        msg.entries.extend_from_slice(ents);
+        msg.commit = committed;
+        let last = ents.last().unwrap().index;
+        self.prs.get_mut(to).unwrap().update_state(last);
+        true
+    }
+
+    /// Appends entries proposed on this leader, stamping term and index.
+    /// Returns false, appending nothing, when the uncommitted-size limit
+    /// drops them.
+    #[must_use]
+    pub fn append_entry(&mut self, es: &mut [Entry]) -> bool {
+        if !self.maybe_increase_uncommitted_size(es) {
+            return false;
+        }
+        let li = self.raft_log.last_index();
+        for (i, e) in es.iter_mut().enumerate() {
+            e.term = self.term;
+            e.index = li + 1 + i as u64;
+        }
+        self.uncommitted_state.track(es);
+        self.raft_log.append(es);
+        // The leader's own progress advances when the entries are
+        // persisted: see `on_persist_entries`.
+        true
+    }
+
+    /// Handles an append from the leader (§5.3).
+    pub fn handle_append_entries(&mut self, m: &Message) {
+        if is_set(self.pending_request_snapshot) {
+            self.send_request_snapshot();
+            return;
+        }
+        let committed = self.raft_log.committed;
+        if m.index < committed {
+            // Everything up to the commit index is already settled here.
+            debug!(self.logger, "got message with lower index than committed");
+            let mut to_send = Message::new();
+            to_send.set_msg_type(MessageType::MsgAppendResponse);
+            to_send.to = m.from;
+            to_send.index = committed;
+            to_send.commit = committed;
+            self.send(to_send);
+            return;
+        }
+        if let Err(why) = entries_follow(m) {
+            debug!(self.logger, "ignoring a malformed append"; "reason" => why, "from" => m.from, "index" => m.index);
+            return;
+        }
+
+        let mut to_send = Message::new();
+        to_send.set_msg_type(MessageType::MsgAppendResponse);
+        to_send.to = m.from;
+
+        let last_index = self.raft_log.last_index();
+        let appended = if m.index <= last_index {
+            self.raft_log
+                .maybe_append(m.index, m.log_term, m.commit, &m.entries)
+        } else {
+            None
+        };
+        match appended {
+            Some((_, last_idx)) => {
+                to_send.index = last_idx;
+            }
+            None => {
+                // Find the last index this log may share with the leader:
+                // the largest index at or below the probe whose term is at
+                // most the leader's term there, so the leader can skip a
+                // whole term of mismatches at once.
+                let hint_index = std::cmp::min(m.index, last_index);
+                let (hint_index, hint_term) =
+                    self.raft_log.find_conflict_by_term(hint_index, m.log_term);
+                debug!(
+                    self.logger,
+                    "rejected msgApp [logterm: {msg_log_term}, index: {msg_index}] from {from}",
+                    msg_log_term = m.log_term,
+                    msg_index = m.index,
+                    from = m.from;
+                    "index" => m.index,
+                    "log term" => ?self.raft_log.term(m.index),
+                    "hint index" => hint_index,
+                );
+                to_send.index = m.index;
+                to_send.reject = true;
+                to_send.reject_hint = hint_index;
+                to_send.log_term = hint_term.unwrap_or(0);
+            }
+        }
+        to_send.commit = self.raft_log.committed;
+        self.send(to_send);
+    }
+
+    /// Handles a heartbeat from the leader: learn the commit index (never
+    /// past this log) and answer, echoing the read token.
+    pub fn handle_heartbeat(&mut self, mut m: Message) {
+        let commit = std::cmp::min(m.commit, self.raft_log.last_index());
+        self.raft_log.commit_to(commit);
+        if is_set(self.pending_request_snapshot) {
+            self.send_request_snapshot();
+            return;
+        }
+        let mut to_send = Message::new();
+        to_send.set_msg_type(MessageType::MsgHeartbeatResponse);
+        to_send.to = m.from;
+        to_send.context = m.take_context();
+        to_send.commit = self.raft_log.committed;
+        self.send(to_send);
+    }
+
+    pub(crate) fn handle_append_response(&mut self, m: &Message) {
+        let last_index = self.raft_log.last_index();
+        if m.index > last_index {
+            // A follower cannot hold or reject what this leader never had.
+            debug!(
+                self.logger,
+                "ignoring an append response past the log";
+                "from" => m.from,
+                "index" => m.index,
+                "last index" => last_index,
+            );
+            return;
+        }
+        let mut next_probe_index = std::cmp::min(m.reject_hint, last_index);
+        if m.reject && m.log_term > 0 {
+            next_probe_index = self
+                .raft_log
+                .find_conflict_by_term(next_probe_index, m.log_term)
+                .0;
+        }
+
+        let pr = self.prs.get_mut(m.from).unwrap();
+        pr.recent_active = true;
+        pr.update_committed(m.commit);
+
+        if m.reject {
+            debug!(
+                self.logger,
+                "received msgAppend rejection";
+                "reject hint index" => m.reject_hint,
+                "reject hint term" => m.log_term,
+                "from" => m.from,
+                "index" => m.index,
+            );
+            if pr.maybe_decr_to(m.index, next_probe_index, m.request_snapshot) {
+                debug!(self.logger, "decreased progress of {}", m.from; "progress" => ?pr);
+                if pr.state == ProgressState::Replicate {
+                    pr.become_probe();
+                }
+                self.send_append(m.from);
+            }
+            return;
+        }
+
+        let old_paused = pr.is_paused();
+        if !pr.maybe_update(m.index) {
+            return;
+        }
+        match pr.state {
+            ProgressState::Probe => pr.become_replicate(),
+            ProgressState::Snapshot => {
+                // An acknowledgement at or past the snapshot means the
+                // follower can continue from its log (KNOWN-BUGS 20).
+                if pr.is_snapshot_caught_up() {
+                    debug!(
+                        self.logger,
+                        "snapshot caught up, resumed sending replication messages to {}", m.from
+                    );
+                    pr.become_probe();
+                }
+            }
+            ProgressState::Replicate => pr.ins.free_to(m.index),
+        }
+        let matched = pr.matched;
+
+        if self.maybe_commit() {
+            if self.should_bcast_commit() {
+                self.bcast_append();
+            }
+        } else if old_paused {
+            // The follower was paused; now it can take more.
+            self.send_append(m.from);
+        }
+        // Flow control may allow several size-limited messages at once.
+        while self.maybe_send_append(m.from, false) {}
+
+        if Some(m.from) == self.lead_transferee && matched == self.raft_log.last_index() {
+            info!(
+                self.logger,
+                "sent MsgTimeoutNow to {from} after received MsgAppResp",
+                from = m.from;
+            );
+            self.send_timeout_now(m.from);
+        }
+    }
+
+    pub(crate) fn handle_heartbeat_response(&mut self, m: &Message) {
+        let last_index = self.raft_log.last_index();
+        let pr = self.prs.get_mut(m.from).unwrap();
+        pr.update_committed(m.commit);
+        pr.recent_active = true;
+        pr.resume();
+        // A full window in replicate state may be full of lost messages;
+        // free one slot so the stream can move (KNOWN-BUGS 4).
+        if pr.state == ProgressState::Replicate && pr.ins.full() {
+            pr.ins.free_first_one();
+        }
+        if pr.matched < last_index || is_set(pr.pending_request_snapshot) {
+            self.send_append(m.from);
+        }
+        if m.context.is_empty() {
+            return;
+        }
+        self.handle_read_ack(m);
+    }
+
+    /// Commits the largest index a quorum holds, if its entry is of this
+    /// term (§5.4.2). Returns whether the commit index moved.
+    pub fn maybe_commit(&mut self) -> bool {
+        let mci = self.prs.maximal_committed_index().0;
+        if !self.raft_log.maybe_commit(mci, self.term) {
+            return false;
+        }
+        let committed = self.raft_log.committed;
+        let self_id = self.id;
+        if let Some(pr) = self.prs.get_mut(self_id) {
+            pr.committed_index = committed;
+        }
+        self.uncommitted_state.on_commit(committed);
+        self.release_pending_read_index();
+        true
+    }
+
+    /// Whether a new commit index is worth its own broadcast.
+    pub fn should_bcast_commit(&self) -> bool {
+        !self.skip_bcast_commit || self.has_pending_conf()
+    }
+
+    /// Records that the application applied up to `applied`. On a leader
+    /// in a joint configuration with auto-leave, applying the entry that
+    /// entered it proposes leaving it (thesis §4.3).
+    pub fn commit_apply(&mut self, applied: u64) {
+        let old_applied = self.raft_log.applied;
+        self.raft_log.applied_to(applied);
+
+        if *self.prs.conf().auto_leave()
+            && old_applied <= self.pending_conf_index
+            && applied >= self.pending_conf_index
+            && self.state == StateRole::Leader
+        {
+            // An empty ConfChangeV2 encodes to no bytes: the leave step.
+            let mut entry = Entry::default();
+            entry.set_entry_type(crate::eraftpb::EntryType::EntryConfChangeV2);
+            if !self.append_entry(&mut [entry]) {
+                crate::fatal!(
+                    self.logger,
+                    "appending an empty EntryConfChangeV2 should never be dropped"
+                );
+            }
+            self.pending_conf_index = self.raft_log.last_index();
+            info!(self.logger, "initiating automatic transition out of joint configuration"; "config" => ?self.prs.conf());
+            self.bcast_append();
+        }
+    }
+
+    /// Records that the entries up to `index` (of term `term`) are durable.
+    /// A stale report, for entries since overwritten, changes nothing.
+    pub fn on_persist_entries(&mut self, index: u64, term: u64) {
+        let update = self.raft_log.maybe_persist(index, term);
+        if !update || self.state != StateRole::Leader {
+            return;
+        }
+        if term != self.term {
+            error!(
+                self.logger,
+                "leader's persisted index changed but the term {} is not the same as {}",
+                term,
+                self.term
+            );
+        }
+        let self_id = self.id;
+        let updated = match self.prs.get_mut(self_id) {
+            Some(pr) => pr.maybe_update(index),
+            None => false,
+        };
+        if updated && self.maybe_commit() && self.should_bcast_commit() {
+            self.bcast_append();
+        }
+    }
+
+    /// Records that the snapshot at `index` is durable.
+    pub fn on_persist_snap(&mut self, index: u64) {
+        self.raft_log.maybe_persist_snap(index);
+    }
+
+    /// Resumes replication that waited for an asynchronous storage fetch.
+    pub(crate) fn on_entries_fetched(&mut self, context: GetEntriesContext) {
+        if let GetEntriesFor::SendAppend {
+            to,
+            term,
+            aggressively,
+        } = *context.what()
+        {
+            if self.term != term || self.state != StateRole::Leader {
+                // The fetch was for an earlier leadership; nothing to do.
+                return;
+            }
+            if self.prs.get(to).is_none() {
+                return;
+            }
+            if aggressively {
+                self.send_append_aggressively(to);
+            } else {
+                self.send_append(to);
+            }
+        }
+    }
+}
+
+/// Checks that an append's entries follow its `index` one by one and that
+/// their terms never decrease, start no lower than `log_term` and end no
+/// higher than the message's term.
+fn entries_follow(m: &Message) -> Result<(), &'static str> {
+    let mut prev_term = m.log_term;
+    for (i, e) in m.entries.iter().enumerate() {
+        let want = m
+            .index
+            .checked_add(1 + i as u64)
+            .ok_or("entry index overflows")?;
+        if e.index != want {
+            return Err("entries do not follow the message index");
+        }
+        if e.term < prev_term {
+            return Err("entry terms decrease");
+        }
+        prev_term = e.term;
+    }
+    if prev_term > m.term {
+        return Err("entry term above the message term");
+    }
+    let _ = INVALID_INDEX;
+    Ok(())
+}

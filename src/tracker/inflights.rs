@@ -1,0 +1,444 @@
+//! The flow-control window of a follower in replicate state.
+
+use std::fmt;
+
+/// The indexes of the MsgAppend messages sent to one follower and not yet
+/// acknowledged, oldest first.
+///
+/// Each entry is the last log index carried by one message. The leader stops
+/// sending appends once `cap` messages are in flight and frees them as the
+/// follower's acknowledgements arrive ([`free_to`](Self::free_to)), so a slow
+/// follower cannot make the leader queue an unbounded amount of data.
+///
+/// The ring buffer behind the window is allocated on the first
+/// [`add`](Self::add) and released by [`reset`](Self::reset) and
+/// [`maybe_free_buffer`](Self::maybe_free_buffer), so idle followers of a
+/// leader with many groups cost no memory.
+#[derive(Clone)]
+pub struct Inflights {
+    /// Position of the oldest in-flight index in `buffer`.
+    start: usize,
+    /// Number of in-flight indexes.
+    count: usize,
+    /// The ring. Empty until the first `add`; once allocated its length is
+    /// the ring's modulus. It can be longer or shorter than `cap` for a while
+    /// after [`set_cap`](Self::set_cap) changed the capacity with messages in
+    /// flight.
+    buffer: Vec<u64>,
+    /// The maximum number of messages in flight.
+    cap: usize,
+}
+
+impl Inflights {
+    /// Creates an empty window that admits at most `cap` messages. Nothing is
+    /// allocated until the first [`add`](Self::add).
+    pub fn new(cap: usize) -> Inflights {
+        Inflights {
+            start: 0,
+            count: 0,
+            buffer: Vec::new(),
+            cap,
+        }
+    }
+
+    /// Changes the maximum number of messages in flight.
+    ///
+    /// Messages already in flight are kept, in order, whatever the new
+    /// capacity. When the window shrinks below the number in flight it stays
+    /// [`full`](Self::full) until acknowledgements bring the count below the
+    /// new capacity; the ring is resized the next time it drains (or right
+    /// away when nothing is in flight).
+    pub fn set_cap(&mut self, cap: usize) {
+        if cap == self.cap {
+            return;
+        }
+        self.cap = cap;
+        if self.count == 0 {
+            // Re-allocated with the new size on the next `add`.
+            self.release_buffer();
+        } else if cap > self.buffer.len() {
+            self.grow_to(cap);
+        }
+    }
+
+    /// The maximum number of messages in flight.
+    #[inline]
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Checks whether no more messages may be sent.
+    #[inline]
+    pub fn full(&self) -> bool {
+        self.count >= self.cap
+    }
+
+    /// Records a message whose last entry is `inflight`.
+    ///
+    /// # Panics
+    ///
+    /// When the window is [`full`](Self::full): the leader must check before
+    /// sending, so a full window here is a broken local invariant.
+    pub fn add(&mut self, inflight: u64) {
+        assert!(
+            !self.full(),
+            "cannot add index {inflight} to a full inflights window (count {}, cap {})",
+            self.count,
+            self.cap
+        );
+        if self.buffer.is_empty() {
+            self.buffer = vec![0; self.cap];
+            self.start = 0;
+        }
+        let mut slot = self.start + self.count;
+        if slot >= self.buffer.len() {
+            slot -= self.buffer.len();
+        }
+        self.buffer[slot] = inflight;
+        self.count += 1;
+    }
+
+    /// Frees every in-flight message whose index is at most `to`: the
+    /// follower acknowledged them. Indexes below the oldest in flight are
+    /// stale acknowledgements and free nothing.
+    pub fn free_to(&mut self, to: u64) {
+        let len = self.buffer.len();
+        let mut freed = 0;
+        let mut idx = self.start;
+        while freed < self.count && self.buffer[idx] <= to {
+            freed += 1;
+            idx += 1;
+            if idx == len {
+                idx = 0;
+            }
+        }
+        self.count -= freed;
+        self.start = idx;
+        if self.count == 0 {
+            // Restart from the front so the next adds are contiguous; also
+            // the moment to apply a capacity change deferred by `set_cap`.
+            self.start = 0;
+            if self.buffer.len() != self.cap {
+                self.release_buffer();
+            }
+        }
+    }
+
+    /// Frees the oldest in-flight message, if any.
+    pub fn free_first_one(&mut self) {
+        if self.count > 0 {
+            let first = self.buffer[self.start];
+            self.free_to(first);
+        }
+    }
+
+    /// Frees every in-flight message and releases the buffer.
+    pub fn reset(&mut self) {
+        self.count = 0;
+        self.start = 0;
+        self.release_buffer();
+    }
+
+    /// The number of messages in flight.
+    #[inline]
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The number of indexes the allocated buffer can hold; 0 when nothing
+    /// is allocated.
+    #[inline]
+    pub fn buffer_capacity(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Checks whether the ring buffer is allocated.
+    #[inline]
+    pub fn buffer_is_allocated(&self) -> bool {
+        self.buffer_capacity() > 0
+    }
+
+    /// Releases the buffer when nothing is in flight, e.g. for a follower
+    /// that has caught up and gone idle. It is allocated again on the next
+    /// [`add`](Self::add).
+    pub fn maybe_free_buffer(&mut self) {
+        if self.count == 0 {
+            self.start = 0;
+            self.release_buffer();
+        }
+    }
+
+    /// The in-flight indexes, oldest first.
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let len = self.buffer.len();
+        (0..self.count).map(move |i| self.buffer[(self.start + i) % len])
+    }
+
+    fn release_buffer(&mut self) {
+        self.buffer = Vec::new();
+    }
+
+    /// Moves the in-flight indexes into a ring of `len` slots, oldest at
+    /// slot 0.
+    fn grow_to(&mut self, len: usize) {
+        debug_assert!(len >= self.count);
+        let mut buffer = Vec::with_capacity(len);
+        buffer.extend(self.iter());
+        buffer.resize(len, 0);
+        self.buffer = buffer;
+        self.start = 0;
+    }
+}
+
+impl PartialEq for Inflights {
+    /// Two windows are equal when they have the same capacity and the same
+    /// indexes in flight, in the same order, however their buffers are laid
+    /// out.
+    fn eq(&self, other: &Inflights) -> bool {
+        self.cap == other.cap && self.count == other.count && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Inflights {}
+
+impl fmt::Debug for Inflights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inflights")
+            .field("cap", &self.cap)
+            .field("inflight", &self.iter().collect::<Vec<_>>())
+            .field("buffer_capacity", &self.buffer_capacity())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contents(ins: &Inflights) -> Vec<u64> {
+        ins.iter().collect()
+    }
+
+    #[test]
+    fn buffer_is_allocated_on_first_add_only() {
+        let mut ins = Inflights::new(4);
+        assert!(!ins.buffer_is_allocated());
+        assert_eq!(ins.buffer_capacity(), 0);
+        ins.add(1);
+        assert!(ins.buffer_is_allocated());
+        assert_eq!(ins.buffer_capacity(), 4);
+    }
+
+    #[test]
+    fn window_is_full_at_cap() {
+        let mut ins = Inflights::new(3);
+        for i in 1..=3 {
+            assert!(!ins.full(), "full before adding {i}");
+            ins.add(i);
+        }
+        assert!(ins.full());
+        assert_eq!(ins.count(), 3);
+        ins.free_first_one();
+        assert!(!ins.full());
+    }
+
+    #[test]
+    #[should_panic(expected = "full inflights window (count 2, cap 2)")]
+    fn add_to_full_window_panics_with_numbers() {
+        let mut ins = Inflights::new(2);
+        ins.add(1);
+        ins.add(2);
+        ins.add(3);
+    }
+
+    #[test]
+    #[should_panic(expected = "count 0, cap 0")]
+    fn zero_cap_window_admits_nothing() {
+        let mut ins = Inflights::new(0);
+        assert!(ins.full());
+        ins.add(1);
+    }
+
+    #[test]
+    fn indexes_wrap_around_the_ring() {
+        let mut ins = Inflights::new(4);
+        for i in 1..=4 {
+            ins.add(i * 10);
+        }
+        ins.free_to(20);
+        assert_eq!(contents(&ins), vec![30, 40]);
+        ins.add(50);
+        ins.add(60);
+        // 50 and 60 took the two slots freed at the front of the ring.
+        assert_eq!(ins.start, 2);
+        assert_eq!(contents(&ins), vec![30, 40, 50, 60]);
+        assert!(ins.full());
+        ins.free_to(45);
+        assert_eq!(contents(&ins), vec![50, 60]);
+        assert_eq!(ins.start, 0);
+        ins.free_to(60);
+        assert_eq!(ins.count(), 0);
+        assert_eq!(ins.buffer_capacity(), 4, "draining keeps the buffer");
+    }
+
+    #[test]
+    fn free_to_ignores_stale_and_partial_acks() {
+        let mut ins = Inflights::new(5);
+        for i in [3, 5, 7] {
+            ins.add(i);
+        }
+        ins.free_to(2);
+        assert_eq!(contents(&ins), vec![3, 5, 7]);
+        ins.free_to(4);
+        assert_eq!(contents(&ins), vec![5, 7]);
+        ins.free_to(4);
+        assert_eq!(contents(&ins), vec![5, 7]);
+        ins.free_to(100);
+        assert!(contents(&ins).is_empty());
+        ins.free_to(200);
+        assert_eq!(ins.count(), 0);
+    }
+
+    #[test]
+    fn free_first_one_frees_exactly_the_oldest() {
+        let mut ins = Inflights::new(3);
+        ins.free_first_one();
+        assert_eq!(ins.count(), 0);
+        ins.add(4);
+        ins.add(9);
+        ins.free_first_one();
+        assert_eq!(contents(&ins), vec![9]);
+    }
+
+    #[test]
+    fn reset_and_maybe_free_release_the_buffer() {
+        let mut ins = Inflights::new(4);
+        ins.add(1);
+        ins.maybe_free_buffer();
+        assert!(
+            ins.buffer_is_allocated(),
+            "kept while a message is in flight"
+        );
+        assert_eq!(contents(&ins), vec![1]);
+        ins.free_to(1);
+        ins.maybe_free_buffer();
+        assert!(!ins.buffer_is_allocated());
+
+        ins.add(2);
+        ins.add(3);
+        ins.reset();
+        assert_eq!(ins.count(), 0);
+        assert!(!ins.buffer_is_allocated());
+        ins.add(4);
+        assert_eq!(contents(&ins), vec![4]);
+    }
+
+    #[test]
+    fn set_cap_grows_a_busy_window_keeping_its_order() {
+        let mut ins = Inflights::new(3);
+        for i in 1..=3 {
+            ins.add(i);
+        }
+        ins.free_to(1);
+        ins.add(4); // wrapped: the ring holds [4, 2, 3]
+        ins.set_cap(5);
+        assert_eq!(contents(&ins), vec![2, 3, 4]);
+        assert!(!ins.full());
+        ins.add(5);
+        ins.add(6);
+        assert!(ins.full());
+        assert_eq!(contents(&ins), vec![2, 3, 4, 5, 6]);
+        assert_eq!(ins.buffer_capacity(), 5);
+    }
+
+    #[test]
+    fn set_cap_shrinking_a_busy_window_keeps_entries_until_drained() {
+        let mut ins = Inflights::new(4);
+        for i in 1..=4 {
+            ins.add(i);
+        }
+        ins.set_cap(2);
+        assert_eq!(contents(&ins), vec![1, 2, 3, 4]);
+        assert!(ins.full());
+        ins.free_to(2);
+        assert!(ins.full(), "two in flight, cap 2");
+        ins.free_to(3);
+        assert!(!ins.full());
+        ins.add(5);
+        assert_eq!(contents(&ins), vec![4, 5]);
+        assert_eq!(ins.buffer_capacity(), 4, "old ring kept while busy");
+        ins.free_to(5);
+        assert!(!ins.buffer_is_allocated(), "resized once drained");
+        ins.add(6);
+        assert_eq!(ins.buffer_capacity(), 2);
+    }
+
+    #[test]
+    fn set_cap_on_an_idle_window_takes_effect_on_next_add() {
+        let mut ins = Inflights::new(4);
+        ins.add(1);
+        ins.free_to(1);
+        ins.set_cap(8);
+        assert!(!ins.buffer_is_allocated());
+        ins.add(2);
+        assert_eq!(ins.buffer_capacity(), 8);
+        assert_eq!(ins.cap(), 8);
+    }
+
+    #[test]
+    fn equality_ignores_buffer_layout() {
+        let mut a = Inflights::new(3);
+        let mut b = Inflights::new(3);
+        for i in 1..=3 {
+            a.add(i);
+        }
+        a.free_to(1);
+        b.add(2);
+        b.add(3);
+        assert_eq!(a, b);
+        b.add(4);
+        assert_ne!(a, b);
+        assert_ne!(Inflights::new(3), Inflights::new(4));
+    }
+
+    proptest::proptest! {
+        /// The window behaves like a bounded queue of indexes.
+        #[test]
+        fn window_matches_a_bounded_queue(
+            cap in 0usize..6,
+            ops in proptest::collection::vec((0u8..5, 0u64..40), 0..60),
+        ) {
+            let mut ins = Inflights::new(cap);
+            let mut model: std::collections::VecDeque<u64> = Default::default();
+            let mut model_cap = cap;
+            let mut next = 1;
+            for (op, arg) in ops {
+                match op {
+                    0 | 1 => {
+                        if model.len() < model_cap {
+                            ins.add(next);
+                            model.push_back(next);
+                            next += 1 + arg % 3;
+                        }
+                    }
+                    2 => {
+                        ins.free_to(arg);
+                        while model.front().is_some_and(|&f| f <= arg) {
+                            model.pop_front();
+                        }
+                    }
+                    3 => {
+                        ins.free_first_one();
+                        model.pop_front();
+                    }
+                    _ => {
+                        model_cap = arg as usize % 6;
+                        ins.set_cap(model_cap);
+                    }
+                }
+                proptest::prop_assert_eq!(contents(&ins), model.iter().copied().collect::<Vec<_>>());
+                proptest::prop_assert_eq!(ins.full(), model.len() >= model_cap);
+            }
+        }
+    }
+}
