@@ -12,6 +12,7 @@ mod test_util;
 use harness::*;
 use protobuf::Message as PbMessage;
 use raft::eraftpb::*;
+use raft::storage::MemStorage;
 use raft::*;
 use raft_proto::{parse_conf_change, ConfChangeI};
 use test_util::*;
@@ -896,6 +897,38 @@ fn leader_replaced_through_an_explicit_joint_configuration() {
     tick_until_leader(&mut network, &[2, 3, 4]);
 }
 
+// The auto-leave through the RawNode API: an application that applies the
+// enter-joint entry and calls `advance_apply` finds the leave in its next
+// `Ready`, and ends in the new, non-joint configuration.
+#[test]
+fn raw_node_application_leaves_joint_automatically() {
+    let store = new_storage(vec![1]);
+    let config = new_test_config(1, 10, 1);
+    let mut node = RawNode::new(&config, store.clone(), &test_logger()).unwrap();
+    node.campaign().unwrap();
+    let applied = drive_raw_node(&mut node, &store);
+    assert_eq!(node.raft.state, StateRole::Leader);
+    assert!(!applied.is_empty());
+
+    node.propose_conf_change(vec![], joint("l2 l3", ConfChangeTransition::Auto))
+        .unwrap();
+    let applied = drive_raw_node(&mut node, &store);
+    let kinds: Vec<bool> = applied
+        .iter()
+        .filter_map(decode_cc)
+        .map(|cc| cc.leave_joint())
+        .collect();
+    assert_eq!(kinds, vec![false, true], "enter, then the automatic leave");
+    assert_eq!(
+        node.raft.prs().conf().to_conf_state(),
+        conf_state(&[1], &[2, 3])
+    );
+    assert_eq!(
+        store.initial_state().unwrap().conf_state,
+        conf_state(&[1], &[2, 3])
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
@@ -1129,4 +1162,39 @@ fn tick_until_leader(network: &mut Network, candidates: &[u64]) -> u64 {
         }
     }
     panic!("none of {candidates:?} became leader");
+}
+
+/// Drives a single `RawNode` the way an application does until it has no
+/// `Ready`: persist entries and hard state, advance, apply committed
+/// entries (recording each new configuration in the storage), and report
+/// them applied. Returns the entries applied.
+fn drive_raw_node(node: &mut RawNode<MemStorage>, store: &MemStorage) -> Vec<Entry> {
+    let mut applied = Vec::new();
+    for _ in 0..100 {
+        if !node.has_ready() {
+            return applied;
+        }
+        let mut rd = node.ready();
+        let mut committed = rd.take_committed_entries();
+        store.wl().append(rd.entries()).unwrap();
+        if let Some(hs) = rd.hs() {
+            store.wl().set_hardstate(hs.clone());
+        }
+        let mut light = node.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            store.wl().mut_hard_state().commit = commit;
+        }
+        committed.extend(light.take_committed_entries());
+        for e in &committed {
+            if let Some(cc) = decode_cc(e) {
+                let cs = node
+                    .apply_conf_change(&cc)
+                    .unwrap_or_else(|err| panic!("conf change at {}: {err:?}", e.index));
+                store.wl().set_conf_state(cs);
+            }
+        }
+        applied.extend(committed);
+        node.advance_apply();
+    }
+    panic!("the node kept producing Ready");
 }
