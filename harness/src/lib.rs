@@ -28,7 +28,7 @@ use slog::Logger;
 type HashMap<K, V> = fxhash::FxHashMap<K, V>;
 
 /// The seed of a network's message-loss generator when none is set.
-const DEFAULT_DROP_SEED: u64 = 0x5EED_0F_D20F;
+const DEFAULT_DROP_SEED: u64 = 0x5EED_D20F;
 
 /// One node of a [`Network`]: a raft, or `None` for a node that silently
 /// drops everything sent to it (a crashed or black-hole peer).
@@ -352,9 +352,11 @@ mod tests {
     use raft::eraftpb::MessageType;
 
     fn message(from: u64, to: u64, t: MessageType) -> Message {
-        let mut m = Message::default();
-        m.from = from;
-        m.to = to;
+        let mut m = Message {
+            from,
+            to,
+            ..Default::default()
+        };
         m.set_msg_type(t);
         m
     }
