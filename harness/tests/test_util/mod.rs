@@ -240,6 +240,7 @@ pub fn send_observed(network: &mut Network, msgs: Vec<Message>) -> Vec<Message> 
     let mut delivered = Vec::new();
     let mut queue: VecDeque<Message> = msgs.into();
     while let Some(m) = queue.pop_front() {
+        assert!(delivered.len() < 1_000_000, "the network did not go quiet");
         let Some(peer) = network.peers.get_mut(&m.to) else {
             continue;
         };
