@@ -31,7 +31,7 @@ use rand::SeedableRng;
 use slog::{debug, info, o, Logger};
 
 use crate::eraftpb::{HardState, Message, MessageType, Snapshot};
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::raft_log::RaftLog;
 use crate::read_only::ReadOnly;
 use crate::storage::Storage;
@@ -65,7 +65,7 @@ pub enum StateRole {
 
 /// The volatile state a caller may want to observe: who leads, and the
 /// node's role. It need not be persisted.
-#[derive(Default, PartialEq, Eq, Debug)]
+#[derive(Default, PartialEq, Eq, Debug, Clone)]
 pub struct SoftState {
     /// The known leader, or `INVALID_ID`.
     pub leader_id: u64,
@@ -216,6 +216,12 @@ impl<T: Storage> Raft<T> {
 
         if raft_state.hard_state != HardState::default() {
             r.load_state(&raft_state.hard_state);
+        }
+        if c.applied > r.raft_log.committed {
+            return Err(Error::ConfigInvalid(format!(
+                "applied index {} is past the committed index {} in storage",
+                c.applied, r.raft_log.committed
+            )));
         }
         if c.applied > 0 {
             r.commit_apply(c.applied);
@@ -723,5 +729,87 @@ pub(crate) fn message_priority(m: &Message) -> i64 {
         m.priority
     } else {
         cmp::min(m.deprecated_priority, i64::MAX as u64) as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eraftpb::ConfState;
+    use crate::storage::MemStorage;
+
+    fn logger() -> Logger {
+        Logger::root(slog::Discard, o!())
+    }
+
+    fn node(id: u64, seed: Option<u64>) -> Raft<MemStorage> {
+        let config = Config {
+            election_tick: 10,
+            heartbeat_tick: 1,
+            rng_seed: seed,
+            ..Config::new(id)
+        };
+        let store = MemStorage::new_with_conf_state(ConfState::from((vec![1, 2, 3], vec![])));
+        Raft::new(&config, store, &logger()).unwrap()
+    }
+
+    #[test]
+    fn applied_past_the_stored_commit_is_a_config_error() {
+        let config = Config {
+            applied: 5,
+            ..Config::new(1)
+        };
+        let store = MemStorage::new_with_conf_state(ConfState::from((vec![1], vec![])));
+        match Raft::new(&config, store, &logger()) {
+            Err(Error::ConfigInvalid(msg)) => assert!(msg.contains("applied index 5")),
+            other => panic!("expected ConfigInvalid, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn same_seed_replays_the_same_election_timeouts() {
+        let draw = |seed| {
+            let mut r = node(1, Some(seed));
+            (0..20)
+                .map(|_| {
+                    r.reset_randomized_election_timeout();
+                    r.randomized_election_timeout()
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = draw(7);
+        assert_eq!(a, draw(7));
+        assert_ne!(a, draw(8));
+        assert!(a.iter().all(|t| (10..20).contains(t)));
+    }
+
+    #[test]
+    fn unknown_message_type_is_not_taken_for_a_hup() {
+        let mut r = node(1, Some(1));
+        let mut m = Message::new();
+        m.msg_type = protobuf::EnumOrUnknown::from_i32(99);
+        m.from = 2;
+        r.step(m).unwrap();
+        assert_eq!(r.state, StateRole::Follower);
+        assert_eq!(r.term, 0);
+        assert!(r.msgs.is_empty());
+    }
+
+    #[test]
+    fn votes_without_a_term_are_dropped() {
+        let mut r = node(1, Some(1));
+        let mut m = Message::new();
+        m.set_msg_type(MessageType::MsgRequestVote);
+        m.from = 2;
+        m.term = 0;
+        r.step(m).unwrap();
+        assert_eq!(r.vote, INVALID_ID);
+        assert!(r.msgs.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "not a vote message")]
+    fn vote_resp_msg_type_panics_for_other_types() {
+        vote_resp_msg_type(MessageType::MsgAppend);
     }
 }
