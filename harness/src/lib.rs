@@ -27,8 +27,12 @@ use slog::Logger;
 /// The std `HashMap` with the `fxhash` hasher, as the `raft` crate uses.
 type HashMap<K, V> = fxhash::FxHashMap<K, V>;
 
+/// Deliveries after which [`Network::send`] gives up: a protocol that never
+/// goes quiet is a livelock, better reported than hung on.
+const MAX_DELIVERIES_PER_SEND: usize = 1_000_000;
+
 /// The seed of a network's message-loss generator when none is set.
-const DEFAULT_DROP_SEED: u64 = 0x5EED_0F_D20F;
+const DEFAULT_DROP_SEED: u64 = 0x5EED_D20F;
 
 /// One node of a [`Network`]: a raft, or `None` for a node that silently
 /// drops everything sent to it (a crashed or black-hole peer).
@@ -288,9 +292,21 @@ impl Network {
     /// queue. `msgs` themselves are not filtered, so a test can inject a
     /// message on a cut link; use [`filter_and_send`](Self::filter_and_send)
     /// otherwise. Step errors are ignored.
+    ///
+    /// # Panics
+    ///
+    /// When the nodes are still talking after a million deliveries (a
+    /// livelock).
     pub fn send(&mut self, msgs: Vec<Message>) {
         let mut queue: VecDeque<Message> = msgs.into();
+        let mut deliveries = 0;
         while let Some(m) = queue.pop_front() {
+            deliveries += 1;
+            assert!(
+                deliveries <= MAX_DELIVERIES_PER_SEND,
+                "the network did not go quiet after {MAX_DELIVERIES_PER_SEND} deliveries; \
+                 the last was {m:?}"
+            );
             let Some(peer) = self.peers.get_mut(&m.to) else {
                 continue;
             };
@@ -352,9 +368,11 @@ mod tests {
     use raft::eraftpb::MessageType;
 
     fn message(from: u64, to: u64, t: MessageType) -> Message {
-        let mut m = Message::default();
-        m.from = from;
-        m.to = to;
+        let mut m = Message {
+            from,
+            to,
+            ..Default::default()
+        };
         m.set_msg_type(t);
         m
     }

@@ -152,8 +152,9 @@ fn figure_8_committed_entry_is_never_overwritten() {
     network.send(vec![propose(5, "b")]);
     assert_eq!(network.peers[&5].raft_log.term(2).unwrap(), 2);
 
-    // (c) S1 comes back; S5 is gone. S1 needs a term after 2 to win.
+    // (c) S1 restarts; S5 is gone. S1 needs a term after 2 to win.
     network.recover();
+    restart(&mut network, 1);
     network.isolate(5);
     network.send(vec![hup(1)]);
     if network.peers[&1].state != StateRole::Leader {
@@ -166,9 +167,10 @@ fn figure_8_committed_entry_is_never_overwritten() {
     assert_eq!(network.peers[&1].raft_log.committed, 3);
     assert_eq!(network.peers[&1].raft_log.term(3).unwrap(), leader_term);
 
-    // (d) S1 crashes; S5 comes back but cannot win: its log is behind.
+    // (d) S1 crashes; S5 restarts but cannot win: its log is behind.
     network.recover();
     network.isolate(1);
+    restart(&mut network, 5);
     network.send(vec![hup(5)]);
     network.send(vec![hup(5)]);
     assert_ne!(network.peers[&5].state, StateRole::Leader);
@@ -205,14 +207,18 @@ fn follower_commit_bounded_by_last_new_entry() {
         &test_logger(),
     );
     let ents = vec![empty_entry(1, 1), empty_entry(1, 2)];
-    r.step(append(2, 1, 1, 0, 0, ents)).unwrap();
+    let mut m = append(2, 1, 1, 0, 0, ents);
+    m.commit = 10;
+    r.step(m).unwrap();
     assert_eq!(r.raft_log.committed, 2);
 
     // A longer log from an older leader may not match this leader's: an
     // append that only matches index 1 commits no further.
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 1]), 1);
     let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
-    r.step(append(2, 1, 1, 1, 1, vec![])).unwrap();
+    let mut m = append(2, 1, 1, 1, 1, vec![]);
+    m.commit = 3;
+    r.step(m).unwrap();
     assert_eq!(r.raft_log.committed, 1);
 }
 

@@ -21,9 +21,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use test_util::*;
 
-const SINGLE_NODE_SEEDS: u64 = 40;
+const SINGLE_NODE_SEEDS: u64 = 100;
 const SINGLE_NODE_STEPS: usize = 150;
-const CLUSTER_SEEDS: u64 = 12;
+const CLUSTER_SEEDS: u64 = 20;
 const CLUSTER_STEPS: usize = 800;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,8 +76,7 @@ fn random_entries(rng: &mut StdRng, start: u64, term: u64) -> Vec<Entry> {
     let mut index = start;
     let mut ents = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut e = Entry::default();
-        e.index = match mode {
+        let entry_index = match mode {
             // Contiguous, as an honest leader sends them.
             0..=2 => index,
             // Anywhere.
@@ -87,11 +86,16 @@ fn random_entries(rng: &mut StdRng, start: u64, term: u64) -> Vec<Entry> {
             // Backwards.
             _ => index.saturating_sub(2),
         };
-        index = e.index.saturating_add(1);
-        e.term = if rng.gen_bool(0.7) {
+        index = entry_index.saturating_add(1);
+        let entry_term = if rng.gen_bool(0.7) {
             term
         } else {
             nasty_u64(rng, term)
+        };
+        let mut e = Entry {
+            index: entry_index,
+            term: entry_term,
+            ..Default::default()
         };
         e.set_entry_type(pick(
             rng,
@@ -281,11 +285,22 @@ fn node_in_role(role: Role, rng: &mut StdRng) -> Interface {
     node
 }
 
-fn run_single_node(seed: u64, role: Role) {
+/// What a run did, so the sweep can check it exercised something.
+#[derive(Default)]
+struct Coverage {
+    commit_advanced: bool,
+    role_changed: bool,
+    log_rewritten: bool,
+}
+
+fn run_single_node(seed: u64, role: Role) -> Coverage {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut node = node_in_role(role, &mut rng);
     let mut checker = NodeChecker::default();
     checker.check(&node, &format!("seed {seed} {role:?} start"));
+    let (start_commit, start_state) = (node.raft_log.committed, node.state);
+    let start_log = log_shape(&node.raft_log);
+    let mut coverage = Coverage::default();
     for step in 0..SINGLE_NODE_STEPS {
         let at = format!("seed {seed} {role:?} step {step}");
         match rng.gen_range(0..20) {
@@ -310,25 +325,40 @@ fn run_single_node(seed: u64, role: Role) {
         }
         node.read_messages();
         checker.check(&node, &at);
+        coverage.commit_advanced |= node.raft_log.committed > start_commit;
+        coverage.role_changed |= node.state != start_state;
     }
+    let end_log = log_shape(&node.raft_log);
+    coverage.log_rewritten =
+        end_log.len() < start_log.len() || end_log[..start_log.len()] != start_log[..];
+    coverage
 }
 
 macro_rules! single_node_fuzz {
-    ($name:ident, $role:expr) => {
+    ($name:ident, $role:expr, $roles_change:expr) => {
         #[test]
         fn $name() {
-            for seed in 0..SINGLE_NODE_SEEDS {
-                run_single_node(seed, $role);
+            let runs: Vec<Coverage> = (0..SINGLE_NODE_SEEDS)
+                .map(|seed| run_single_node(seed, $role))
+                .collect();
+            // The sweep is not vacuous: nonsense got far enough to move
+            // the commit index, change roles and rewrite uncommitted
+            // entries in some runs.
+            assert!(runs.iter().any(|c| c.commit_advanced), "commit never moved");
+            if $roles_change {
+                assert!(runs.iter().any(|c| c.role_changed), "role never changed");
             }
+            assert!(runs.iter().any(|c| c.log_rewritten), "log never rewritten");
         }
     };
 }
 
-single_node_fuzz!(random_peer_input_into_follower, ROLES[0]);
-single_node_fuzz!(random_peer_input_into_pre_candidate, ROLES[1]);
-single_node_fuzz!(random_peer_input_into_candidate, ROLES[2]);
-single_node_fuzz!(random_peer_input_into_leader, ROLES[3]);
-single_node_fuzz!(random_peer_input_into_learner, ROLES[4]);
+single_node_fuzz!(random_peer_input_into_follower, ROLES[0], true);
+single_node_fuzz!(random_peer_input_into_pre_candidate, ROLES[1], true);
+single_node_fuzz!(random_peer_input_into_candidate, ROLES[2], true);
+single_node_fuzz!(random_peer_input_into_leader, ROLES[3], true);
+// A learner never campaigns, so it rarely leaves the follower role.
+single_node_fuzz!(random_peer_input_into_learner, ROLES[4], false);
 
 // Every message type, with a spread of terms, in every role: a small
 // exhaustive sweep ahead of the random ones.
@@ -495,6 +525,14 @@ fn run_cluster(seed: u64, mutate_rate: f64) {
             &mut committed_everywhere,
             "healed",
         );
+        let log = &network.peers[&leader].raft_log;
+        assert_eq!(
+            log.committed,
+            log.last_index(),
+            "seed {seed}: healed group did not commit"
+        );
+        let last = log.all_entries().last().cloned().unwrap();
+        assert_eq!(&last.data[..], b"final", "seed {seed}");
     }
 }
 

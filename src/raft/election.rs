@@ -1,6 +1,6 @@
 //! Ticks, campaigns, votes and role transitions (§5.2, §5.4.1, thesis §9.6).
 
-use slog::{debug, info};
+use slog::{debug, info, warn};
 
 use crate::eraftpb::{EntryType, Message, MessageType};
 use crate::quorum::VoteResult;
@@ -53,6 +53,12 @@ impl<T: Storage> Raft<T> {
         }
         if !self.promotable {
             info!(self.logger, "is not promotable; ignoring MsgHup");
+            return;
+        }
+        if self.term == u64::MAX {
+            // Only a nonsense term from a peer can bring a node here; a
+            // campaign would need term + 1.
+            warn!(self.logger, "cannot campaign: the term is at its maximum"; "term" => self.term);
             return;
         }
         if self.has_unapplied_conf_changes(GetEntriesFor::Empty(false)) {

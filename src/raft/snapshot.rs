@@ -103,6 +103,11 @@ impl<T: Storage> Raft<T> {
             debug!(self.logger, "ignoring an empty snapshot");
             return false;
         }
+        if meta.index == u64::MAX {
+            // No entry could ever follow it: a nonsense index from a peer.
+            debug!(self.logger, "ignoring a snapshot at the maximum index");
+            return false;
+        }
         if meta.index < self.raft_log.committed {
             return false;
         }
@@ -110,7 +115,7 @@ impl<T: Storage> Raft<T> {
             // Only a follower restores (a leader never receives a snapshot
             // of its own term from a peer); be safe and step down.
             warn!(self.logger, "non-follower attempted to restore snapshot"; "state" => ?self.state);
-            let term = self.term + 1;
+            let term = self.term.saturating_add(1);
             self.become_follower(term, INVALID_ID);
             return false;
         }

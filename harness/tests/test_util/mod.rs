@@ -102,9 +102,11 @@ pub fn nop() -> Option<Interface> {
 
 /// A message between two nodes carrying `n` proposal-style entries.
 pub fn new_message(from: u64, to: u64, t: MessageType, n: usize) -> Message {
-    let mut m = Message::default();
-    m.from = from;
-    m.to = to;
+    let mut m = Message {
+        from,
+        to,
+        ..Default::default()
+    };
     m.set_msg_type(t);
     for _ in 0..n {
         m.entries.push(new_entry(0, 0, Some("somedata")));
@@ -174,11 +176,12 @@ pub fn new_snapshot(index: u64, term: u64, voters: Vec<u64>) -> Snapshot {
 
 /// A hard state.
 pub fn hard_state(term: u64, commit: u64, vote: u64) -> HardState {
-    let mut hs = HardState::default();
-    hs.term = term;
-    hs.commit = commit;
-    hs.vote = vote;
-    hs
+    HardState {
+        term,
+        commit,
+        vote,
+        ..Default::default()
+    }
 }
 
 /// A storage of a group of `voters` whose log holds `entries` (starting at
@@ -237,6 +240,7 @@ pub fn send_observed(network: &mut Network, msgs: Vec<Message>) -> Vec<Message> 
     let mut delivered = Vec::new();
     let mut queue: VecDeque<Message> = msgs.into();
     while let Some(m) = queue.pop_front() {
+        assert!(delivered.len() < 1_000_000, "the network did not go quiet");
         let Some(peer) = network.peers.get_mut(&m.to) else {
             continue;
         };
@@ -296,4 +300,15 @@ pub fn make_leader(raft: &mut Interface) {
 /// Messages of type `t` in `msgs`.
 pub fn of_type(msgs: &[Message], t: MessageType) -> Vec<Message> {
     msgs.iter().filter(|m| m.msg_type() == t).cloned().collect()
+}
+
+/// Crashes node `id` and restarts it from its storage (its hard state and
+/// persisted log), with the network's default config.
+pub fn restart(network: &mut Network, id: u64) {
+    let storage = network.storage[&id].clone();
+    let mut config = Network::default_config();
+    config.id = id;
+    config.rng_seed = Some(id);
+    let node = new_test_raft_with_config(&config, storage, &test_logger());
+    network.peers.insert(id, node);
 }
