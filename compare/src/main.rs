@@ -5,7 +5,9 @@
 //! Run it in release mode: `cargo run --release -p raft-compare [-- RUNS [SCALE]]`
 //! (RUNS measured runs per side and workload, default 7; SCALE multiplies the
 //! workload sizes, default 1.0; a third argument such as `cd` runs only the
-//! workloads with those letters).
+//! workloads with those letters). Setting `COMPARE_SIDE=ours` or
+//! `COMPARE_SIDE=theirs` runs one side only (for profilers such as callgrind);
+//! the ratio columns are then meaningless.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -240,6 +242,9 @@ fn main() {
         .map(|scale| scale.parse().expect("SCALE is a number"))
         .unwrap_or(1.0);
     let only: Option<String> = arguments.next();
+    let side = std::env::var("COMPARE_SIDE").ok();
+    let run_ours = side.as_deref() != Some("theirs");
+    let run_theirs = side.as_deref() != Some("ours");
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; use `cargo run --release -p raft-compare`");
     }
@@ -268,6 +273,19 @@ fn main() {
                 [(OURS, true), (THEIRS, false)]
             };
             for (runner, is_ours) in order {
+                if !(if is_ours { run_ours } else { run_theirs }) {
+                    // Keep the summaries well defined for the skipped side.
+                    let skipped = Measurement {
+                        elapsed: Duration::from_nanos(1),
+                        ..Measurement::default()
+                    };
+                    if is_ours {
+                        ours_runs.push(skipped);
+                    } else {
+                        theirs_runs.push(skipped);
+                    }
+                    continue;
+                }
                 let mut measurement = Measurement::default();
                 let done = runner(workload.shape, units, &mut measurement);
                 assert_eq!(done, units, "{}", workload.label);
