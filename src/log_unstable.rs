@@ -102,6 +102,29 @@ impl Unstable {
         self.entries_size = 0;
     }
 
+    /// Hands out every entry to be persisted, as
+    /// [`stable_entries`](Self::stable_entries) with the last entry would, but moving the
+    /// entries out instead of dropping them. Empty when there is none.
+    ///
+    /// # Panics
+    ///
+    /// If there are entries and a snapshot is still pending (it must be
+    /// stabled first).
+    pub fn take_entries(&mut self) -> Vec<Entry> {
+        if self.entries.is_empty() {
+            return Vec::new();
+        }
+        assert!(
+            self.snapshot.is_none(),
+            "taking entries from {} before the pending snapshot at {}",
+            self.offset,
+            self.snapshot.as_ref().map_or(0, |s| s.metadata().index)
+        );
+        self.offset += self.entries.len() as u64;
+        self.entries_size = 0;
+        std::mem::take(&mut self.entries)
+    }
+
     /// Marks the pending snapshot at `index` as handed out to be persisted.
     ///
     /// # Panics
@@ -137,8 +160,31 @@ impl Unstable {
     /// If `ents[0].index` is past `offset + entries.len()` (a gap), or not
     /// past a pending snapshot's index.
     pub fn truncate_and_append(&mut self, ents: &[Entry]) {
-        let Some(first) = ents.first() else {
+        if self.truncate_for_append(ents) {
+            self.entries.extend_from_slice(ents);
+        }
+    }
+
+    /// [`truncate_and_append`](Self::truncate_and_append), moving `ents` in:
+    /// when nothing is unstable (the usual case, as every `Ready` takes the
+    /// entries), the vector itself becomes the unstable tail.
+    pub(crate) fn truncate_and_append_owned(&mut self, mut ents: Vec<Entry>) {
+        if !self.truncate_for_append(&ents) {
             return;
+        }
+        if self.entries.is_empty() {
+            self.entries = ents;
+        } else {
+            self.entries.append(&mut ents);
+        }
+    }
+
+    /// Everything [`truncate_and_append`](Self::truncate_and_append) does
+    /// but adding the entries themselves (their size is already counted).
+    /// Returns false when `ents` is empty.
+    fn truncate_for_append(&mut self, ents: &[Entry]) -> bool {
+        let Some(first) = ents.first() else {
+            return false;
         };
         let after = first.index;
         if let Some(snapshot) = &self.snapshot {
@@ -174,7 +220,7 @@ impl Unstable {
             self.entries_size -= dropped;
         }
         self.entries_size += ents.iter().map(entry_approximate_size).sum::<usize>();
-        self.entries.extend_from_slice(ents);
+        true
     }
 
     /// The unstable entries with indexes in `[lo, hi)`.

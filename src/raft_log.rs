@@ -10,7 +10,7 @@ use crate::eraftpb::{Entry, Snapshot};
 use crate::errors::{Error, Result, StorageError};
 use crate::log_unstable::Unstable;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
-use crate::util::{limit_size, NO_LIMIT};
+use crate::util::{limit_entries_size, NO_LIMIT};
 
 /// The log of a Raft node: stored entries followed by unstable ones.
 ///
@@ -151,20 +151,25 @@ impl<T: Storage> RaftLog<T> {
     /// unstable tail answers first, then the storage (whose errors are
     /// returned).
     pub fn term(&self, idx: u64) -> Result<u64> {
+        // The unstable part only holds indexes inside the bounds, and asking
+        // it first spares the storage calls (and their locks).
+        if let Some(term) = self.unstable.maybe_term(idx) {
+            return Ok(term);
+        }
         let dummy_index = self.first_index() - 1;
         if idx < dummy_index || idx > self.last_index() {
             return Ok(0);
         }
-        match self.unstable.maybe_term(idx) {
-            Some(term) => Ok(term),
-            None => self.store.term(idx),
-        }
+        self.store.term(idx)
     }
 
     /// Whether the log holds an entry at `idx` with term `term`. Indexes
     /// outside `[first_index() - 1, last_index()]` never match, so a message
     /// naming an index past this log is never taken as a match.
     pub fn match_term(&self, idx: u64, term: u64) -> bool {
+        if let Some(t) = self.unstable.maybe_term(idx) {
+            return t == term;
+        }
         if idx > self.last_index() || idx + 1 < self.first_index() {
             return false;
         }
@@ -249,6 +254,38 @@ impl<T: Storage> RaftLog<T> {
         committed: u64,
         ents: &[Entry],
     ) -> Option<(u64, u64)> {
+        let (conflict_index, last_new_index) = self.check_append(idx, term, ents)?;
+        if conflict_index != 0 {
+            let start = (conflict_index - (idx + 1)) as usize;
+            self.append(&ents[start..]);
+        }
+        self.commit_to(cmp::min(committed, last_new_index));
+        Some((conflict_index, last_new_index))
+    }
+
+    /// [`maybe_append`](Self::maybe_append), moving the new entries into
+    /// the log instead of copying them (a follower owns the message).
+    pub(crate) fn maybe_append_owned(
+        &mut self,
+        idx: u64,
+        term: u64,
+        committed: u64,
+        mut ents: Vec<Entry>,
+    ) -> Option<(u64, u64)> {
+        let (conflict_index, last_new_index) = self.check_append(idx, term, &ents)?;
+        if conflict_index != 0 {
+            let start = (conflict_index - (idx + 1)) as usize;
+            ents.drain(..start);
+            self.append_owned(ents);
+        }
+        self.commit_to(cmp::min(committed, last_new_index));
+        Some((conflict_index, last_new_index))
+    }
+
+    /// The checks of [`maybe_append`](Self::maybe_append): `None` when the
+    /// previous entry does not match or `ents` do not follow it, else the
+    /// conflict index (0 when nothing changes) and the last new index.
+    fn check_append(&self, idx: u64, term: u64, ents: &[Entry]) -> Option<(u64, u64)> {
         if !self.match_term(idx, term) {
             return None;
         }
@@ -273,10 +310,7 @@ impl<T: Storage> RaftLog<T> {
                 "entry {conflict_index} conflicts with a committed entry (committed {})",
                 self.committed
             );
-            let start = (conflict_index - (idx + 1)) as usize;
-            self.append(&ents[start..]);
         }
-        self.commit_to(cmp::min(committed, last_new_index));
         Some((conflict_index, last_new_index))
     }
 
@@ -416,6 +450,12 @@ impl<T: Storage> RaftLog<T> {
         self.unstable.stable_entries(index, term);
     }
 
+    /// Hands out the unstable entries, moving them out. See
+    /// [`Unstable::take_entries`].
+    pub(crate) fn take_unstable_entries(&mut self) -> Vec<Entry> {
+        self.unstable.take_entries()
+    }
+
     /// Marks the pending snapshot at `index` as handed out. See
     /// [`Unstable::stable_snap`].
     pub fn stable_snap(&mut self, index: u64) {
@@ -434,17 +474,33 @@ impl<T: Storage> RaftLog<T> {
         let Some(first) = ents.first() else {
             return self.last_index();
         };
-        let after = first.index - 1;
+        self.before_append(first.index);
+        self.unstable.truncate_and_append(ents);
+        self.last_index()
+    }
+
+    /// [`append`](Self::append), moving `ents` into the log.
+    pub(crate) fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
+        let Some(first) = ents.first() else {
+            return self.last_index();
+        };
+        self.before_append(first.index);
+        self.unstable.truncate_and_append_owned(ents);
+        self.last_index()
+    }
+
+    /// Checks that entries from `first_index` on replace nothing committed,
+    /// and lowers the persisted index below them.
+    fn before_append(&mut self, first_index: u64) {
+        let after = first_index - 1;
         assert!(
             after >= self.committed,
             "appending after index {after} would replace committed entries (committed {})",
             self.committed
         );
-        self.unstable.truncate_and_append(ents);
         if self.persisted > after {
             self.persisted = after;
         }
-        self.last_index()
     }
 
     /// The entries from `idx` to the last index, stopping before `max_size`
@@ -629,7 +685,7 @@ impl<T: Storage> RaftLog<T> {
             let unstable = self.unstable.slice(cmp::max(low, offset), high);
             ents.extend_from_slice(unstable);
         }
-        limit_size(&mut ents, max_size);
+        limit_entries_size(&mut ents, max_size);
         Ok(ents)
     }
 

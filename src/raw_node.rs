@@ -317,11 +317,12 @@ impl<T: Storage> RawNode<T> {
         if self.raft.msgs.is_empty() {
             return;
         }
-        let msgs = mem::take(&mut self.raft.msgs);
+        // `append` keeps the capacity of `raft.msgs` for the next step, so
+        // only the outbox handed out with the `Ready` is allocated.
         if self.raft.state == StateRole::Leader {
-            self.messages.extend(msgs);
+            self.messages.append(&mut self.raft.msgs);
         } else {
-            self.persisted_messages.extend(msgs);
+            self.persisted_messages.append(&mut self.raft.msgs);
         }
     }
 
@@ -575,11 +576,6 @@ impl<T: Storage> RawNode<T> {
             // them is handed out for apply.
             self.commit_since_index = self.commit_since_index.max(index);
         }
-        rd.entries = self.raft.raft_log.unstable_entries().to_vec();
-        if let Some(last) = rd.entries.last() {
-            rd.must_sync = true;
-            record.last_entry = Some((last.index, last.term));
-        }
         // Read committed entries before the unstable ones are released: with
         // `max_apply_unpersisted_log_limit` they may still live there.
         rd.light.committed_entries = self.next_committed_page();
@@ -588,8 +584,12 @@ impl<T: Storage> RawNode<T> {
         if let Some((index, _)) = record.snapshot {
             self.raft.raft_log.stable_snap(index);
         }
-        if let Some((index, term)) = record.last_entry {
-            self.raft.raft_log.stable_entries(index, term);
+        // Moved out rather than copied: once handed out, the core reads
+        // them back through the storage.
+        rd.entries = self.raft.raft_log.take_unstable_entries();
+        if let Some(last) = rd.entries.last() {
+            rd.must_sync = true;
+            record.last_entry = Some((last.index, last.term));
         }
         rd.light.messages = mem::take(&mut self.messages);
         rd.persisted_messages = mem::take(&mut self.persisted_messages);

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use crate::errors::{Error, Result, StorageError};
-use crate::util::limit_size;
+use crate::util::entries_within_size;
 
 /// The persisted state a node restarts from: its hard state and its
 /// current membership.
@@ -462,9 +462,10 @@ impl Storage for MemStorage {
         }
         let lo = (low - first_index) as usize;
         let hi = (high - first_index) as usize;
-        let mut ents = core.entries[lo..hi].to_vec();
-        limit_size(&mut ents, max_size);
-        Ok(ents)
+        // Size first, so only the entries kept are copied.
+        let wanted = &core.entries[lo..hi];
+        let keep = entries_within_size(wanted, max_size);
+        Ok(wanted[..keep].to_vec())
     }
 
     fn term(&self, idx: u64) -> Result<u64> {

@@ -41,6 +41,54 @@ pub fn limit_size<T: PbMessage + Clone>(entries: &mut Vec<T>, max: Option<u64>) 
     entries.truncate(limit);
 }
 
+/// Encoded size bound of an entry's fields besides `data` and `context`:
+/// five one-byte tags, three varints of at most 10 bytes, two length
+/// prefixes of at most 10 bytes and a one-byte bool.
+const ENTRY_FIXED_SIZE_BOUND: u64 = 5 + 3 * 10 + 2 * 10 + 1 + 1;
+
+/// An upper bound of `e.compute_size()` that reads no more than lengths, or
+/// `None` when the entry carries unknown fields (whose size only the exact
+/// computation knows).
+fn entry_size_bound(e: &Entry) -> Option<u64> {
+    if e.unknown_fields().iter().next().is_some() {
+        return None;
+    }
+    Some(e.data.len() as u64 + e.context.len() as u64 + ENTRY_FIXED_SIZE_BOUND)
+}
+
+/// How many of `entries` [`limit_size`] would keep for `max`, without
+/// touching them: callers can then copy only those.
+pub(crate) fn entries_within_size(entries: &[Entry], max: Option<u64>) -> usize {
+    let max = match max {
+        _ if entries.len() <= 1 => return entries.len(),
+        None | Some(NO_LIMIT) => return entries.len(),
+        Some(max) => max,
+    };
+    // The common case, a batch far below the limit, is decided from cheap
+    // bounds; only a batch near the limit pays for exact protobuf sizes.
+    let bound = entries.iter().try_fold(0u64, |sum, e| {
+        Some(sum.saturating_add(entry_size_bound(e)?))
+    });
+    if bound.is_some_and(|bound| bound <= max) {
+        return entries.len();
+    }
+    let mut size = 0;
+    entries
+        .iter()
+        .take_while(|&e| {
+            let first = size == 0;
+            size += e.compute_size();
+            first || size <= max
+        })
+        .count()
+}
+
+/// [`limit_size`] for entries, deciding most batches from cheap bounds.
+pub(crate) fn limit_entries_size(entries: &mut Vec<Entry>, max: Option<u64>) {
+    let keep = entries_within_size(entries, max);
+    entries.truncate(keep);
+}
+
 /// Checks that `ents` continue the entries already in `msg`: true when
 /// either side is empty or the first of `ents` follows the last of `msg`.
 pub fn is_continuous_ents(msg: &Message, ents: &[Entry]) -> bool {

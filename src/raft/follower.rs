@@ -23,7 +23,7 @@ impl<T: Storage> Raft<T> {
             // A leader of this term exists: §5.2 says step down.
             MessageType::MsgAppend => {
                 self.become_follower(m.term, m.from);
-                self.handle_append_entries(&m);
+                self.handle_append_entries_owned(m);
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(m.term, m.from);
@@ -86,7 +86,7 @@ impl<T: Storage> Raft<T> {
             MessageType::MsgAppend => {
                 self.election_elapsed = 0;
                 self.leader_id = m.from;
-                self.handle_append_entries(&m);
+                self.handle_append_entries_owned(m);
             }
             MessageType::MsgHeartbeat => {
                 self.election_elapsed = 0;

@@ -139,7 +139,7 @@ impl<T: Storage> Raft<T> {
             }
         }
 
-        if !self.append_entry(&mut m.entries) {
+        if !self.append_entries_owned(std::mem::take(&mut m.entries)) {
             return Err(Error::ProposalDropped);
         }
         self.bcast_append();
@@ -256,13 +256,14 @@ impl<T: Storage> Raft<T> {
     }
 
     pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<Vec<u8>>) {
-        let self_id = self.id;
         let committed = self.raft_log.committed;
-        let mut out = Vec::with_capacity(self.prs.iter().len());
-        for (&id, pr) in self.prs.iter() {
-            if id == self_id {
+        // Shared by every heartbeat instead of copied into each.
+        let ctx = ctx.map(bytes::Bytes::from);
+        let ids = self.take_peer_ids();
+        for &id in &ids {
+            let Some(pr) = self.prs.get(id) else {
                 continue;
-            }
+            };
             // A follower must not learn a commit index beyond what it is
             // known to hold, or it could commit entries it lacks (§5.3).
             let mut m = Message::new();
@@ -270,14 +271,11 @@ impl<T: Storage> Raft<T> {
             m.to = id;
             m.commit = std::cmp::min(pr.matched, committed);
             if let Some(ctx) = &ctx {
-                m.context = ctx.clone().into();
+                m.context = ctx.clone();
             }
-            out.push(m);
-        }
-        out.sort_by_key(|m| m.to);
-        for m in out {
             self.send(m);
         }
+        self.put_peer_ids(ids);
     }
 
     /// Sends heartbeats now, if this node leads.

@@ -36,17 +36,11 @@ impl<T: Storage> Raft<T> {
 
     /// Sends appends to every peer.
     pub fn bcast_append(&mut self) {
-        let self_id = self.id;
-        let mut ids: Vec<u64> = self
-            .prs
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| *id != self_id)
-            .collect();
-        ids.sort_unstable();
-        for id in ids {
+        let ids = self.take_peer_ids();
+        for &id in &ids {
             self.send_append(id);
         }
+        self.put_peer_ids(ids);
     }
 
     /// Sends one append to `to` if flow control allows. With
@@ -156,6 +150,30 @@ impl<T: Storage> Raft<T> {
     /// drops them.
     #[must_use]
     pub fn append_entry(&mut self, es: &mut [Entry]) -> bool {
+        if !self.stamp_proposed(es) {
+            return false;
+        }
+        self.raft_log.append(es);
+        // The leader's own progress advances when the entries are
+        // persisted: see `on_persist_entries`.
+        true
+    }
+
+    /// [`append_entry`](Self::append_entry), moving the entries into the
+    /// log instead of copying them.
+    #[must_use]
+    pub(crate) fn append_entries_owned(&mut self, mut es: Vec<Entry>) -> bool {
+        if !self.stamp_proposed(&mut es) {
+            return false;
+        }
+        self.raft_log.append_owned(es);
+        true
+    }
+
+    /// Admits proposed entries under the uncommitted-size limit and stamps
+    /// them with this term and the next indexes. Returns false, changing
+    /// nothing, when the limit drops them.
+    fn stamp_proposed(&mut self, es: &mut [Entry]) -> bool {
         if !self.maybe_increase_uncommitted_size(es) {
             return false;
         }
@@ -165,14 +183,18 @@ impl<T: Storage> Raft<T> {
             e.index = li + 1 + i as u64;
         }
         self.uncommitted_state.track(es);
-        self.raft_log.append(es);
-        // The leader's own progress advances when the entries are
-        // persisted: see `on_persist_entries`.
         true
     }
 
     /// Handles an append from the leader (§5.3).
     pub fn handle_append_entries(&mut self, m: &Message) {
+        self.handle_append_entries_owned(m.clone());
+    }
+
+    /// [`handle_append_entries`](Self::handle_append_entries) for a message
+    /// this node owns: its entries move into the log instead of being
+    /// copied.
+    pub(crate) fn handle_append_entries_owned(&mut self, mut m: Message) {
         if is_set(self.pending_request_snapshot) {
             self.send_request_snapshot();
             return;
@@ -189,7 +211,7 @@ impl<T: Storage> Raft<T> {
             self.send(to_send);
             return;
         }
-        if let Err(why) = entries_follow(m) {
+        if let Err(why) = entries_follow(&m) {
             debug!(self.logger, "ignoring a malformed append"; "reason" => why, "from" => m.from, "index" => m.index);
             return;
         }
@@ -200,8 +222,9 @@ impl<T: Storage> Raft<T> {
 
         let last_index = self.raft_log.last_index();
         let appended = if m.index <= last_index {
+            let ents = std::mem::take(&mut m.entries);
             self.raft_log
-                .maybe_append(m.index, m.log_term, m.commit, &m.entries)
+                .maybe_append_owned(m.index, m.log_term, m.commit, ents)
         } else {
             None
         };
