@@ -156,8 +156,7 @@ impl<T: Storage> RaftLog<T> {
         if let Some(term) = self.unstable.maybe_term(idx) {
             return Ok(term);
         }
-        let dummy_index = self.first_index() - 1;
-        if idx < dummy_index || idx > self.last_index() {
+        if !self.holds_term_of(idx) {
             return Ok(0);
         }
         self.store.term(idx)
@@ -170,10 +169,13 @@ impl<T: Storage> RaftLog<T> {
         if let Some(t) = self.unstable.maybe_term(idx) {
             return t == term;
         }
-        if idx > self.last_index() || idx + 1 < self.first_index() {
-            return false;
-        }
-        self.term(idx).is_ok_and(|t| t == term)
+        self.holds_term_of(idx) && self.store.term(idx).is_ok_and(|t| t == term)
+    }
+
+    /// Whether `idx` is in `[first_index() - 1, last_index()]`, the indexes
+    /// whose term the log knows. Each bound is read once.
+    fn holds_term_of(&self, idx: u64) -> bool {
+        idx <= self.last_index() && idx + 1 >= self.first_index()
     }
 
     /// The index of the first entry of `ents` that this log does not hold
@@ -583,8 +585,10 @@ impl<T: Storage> RaftLog<T> {
     /// Whether [`next_entries_since`](Self::next_entries_since) would return
     /// entries, without reading them.
     pub fn has_next_entries_since(&self, since_idx: u64) -> bool {
-        let offset = cmp::max(since_idx + 1, self.first_index());
-        self.applied_index_upper_bound() + 1 > offset
+        let high = self.applied_index_upper_bound() + 1;
+        // Decided without the storage's first index (a lock in MemStorage)
+        // when nothing was committed past `since_idx`: drivers ask often.
+        high > since_idx + 1 && high > self.first_index()
     }
 
     /// [`has_next_entries_since`](Self::has_next_entries_since) the applied
