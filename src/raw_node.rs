@@ -12,7 +12,7 @@ use std::mem;
 use bytes::Bytes;
 use protobuf::Message as _;
 use raft_proto::ConfChangeI;
-use slog::{debug, o, Logger};
+use slog::{debug, Logger};
 
 use crate::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
 use crate::{
@@ -291,6 +291,8 @@ impl<T: Storage> RawNode<T> {
         let prev_ss = raft.soft_state();
         let prev_hs = raft.hard_state();
         let commit_since_index = raft.raft_log.applied;
+        // The state machine's logger already carries this node's id.
+        let logger = raft.logger.clone();
         Ok(RawNode {
             prev_ss,
             prev_hs,
@@ -299,7 +301,7 @@ impl<T: Storage> RawNode<T> {
             commit_since_index,
             messages: Vec::new(),
             persisted_messages: Vec::new(),
-            logger: logger.new(o!("raft_id" => config.id)),
+            logger,
             raft,
         })
     }
@@ -753,7 +755,7 @@ mod tests {
     use crate::storage::MemStorage;
 
     fn logger() -> Logger {
-        Logger::root(Discard, o!())
+        Logger::root(Discard, slog::o!())
     }
 
     fn config(id: u64) -> Config {
