@@ -116,46 +116,62 @@ impl ReadOnly {
     /// Records that `id` answered the heartbeat round carrying `ctx`, and
     /// returns the acknowledgements of that round's read, if it is pending.
     pub(crate) fn recv_ack(&mut self, id: u64, ctx: &[u8]) -> Option<&HashSet<u64>> {
-        let token = context_token(ctx)?;
-        let key = self.key_of(token)?;
-        let status = self.pending_read_index.get_mut(&key)?;
+        let at = self.position_of(context_token(ctx)?)?;
+        // Looked up by reference: the key is not copied per acknowledgement.
+        let status = self
+            .pending_read_index
+            .get_mut(&self.read_index_queue[at])?;
         status.acks.insert(id);
         Some(&status.acks)
     }
 
-    fn key_of(&self, token: u64) -> Option<Vec<u8>> {
+    /// The position in the queue of the read whose round carries `token`.
+    fn position_of(&self, token: u64) -> Option<usize> {
         // Tokens increase along the queue: search from the newest.
         self.read_index_queue
             .iter()
-            .rev()
-            .find(|k| self.pending_read_index[*k].token == token)
-            .cloned()
+            .rposition(|k| self.pending_read_index[k].token == token)
     }
 
     /// Removes and returns the read confirmed by the round carrying `ctx`
     /// together with every read registered before it: an acknowledgement
     /// sent after a read was registered also confirms the earlier ones.
+    #[cfg(test)]
     pub(crate) fn advance(&mut self, ctx: &[u8], logger: &Logger) -> Vec<ReadIndexStatus> {
-        let Some(key) = context_token(ctx).and_then(|t| self.key_of(t)) else {
-            return vec![];
+        let count = self.confirmed_by(ctx);
+        (0..count).map(|_| self.pop_confirmed(logger).1).collect()
+    }
+
+    /// How many reads, from the oldest, the round carrying `ctx` confirms
+    /// (see [`advance`](Self::advance)); take them with
+    /// [`pop_confirmed`](Self::pop_confirmed). 0 when it names no pending
+    /// read.
+    pub(crate) fn confirmed_by(&self, ctx: &[u8]) -> usize {
+        context_token(ctx)
+            .and_then(|token| self.position_of(token))
+            .map_or(0, |at| at + 1)
+    }
+
+    /// Removes the oldest pending read, returning its request context (the
+    /// queue's copy, handed on rather than copied again) and its status.
+    ///
+    /// # Panics
+    ///
+    /// If no read is queued, or the queued one is not pending: the queue
+    /// and the map always hold the same reads.
+    pub(crate) fn pop_confirmed(&mut self, logger: &Logger) -> (Vec<u8>, ReadIndexStatus) {
+        let Some(front) = self.read_index_queue.pop_front() else {
+            crate::fatal!(logger, "no read is queued");
         };
-        let mut confirmed = vec![];
-        while let Some(front) = self.read_index_queue.pop_front() {
-            let done = front == key;
-            match self.pending_read_index.remove(&front) {
-                Some(status) => confirmed.push(status),
-                None => crate::fatal!(
-                    logger,
-                    "read {:?} is queued but not pending ({} pending)",
-                    front,
-                    self.pending_read_index.len()
-                ),
-            }
-            if done {
-                break;
-            }
+        match self.pending_read_index.remove(&front) {
+            Some(status) => (front, status),
+            None => crate::fatal!(
+                logger,
+                "read {:?} is queued but not pending ({} pending)",
+                front,
+                self.pending_read_index.len()
+            ),
         }
-        confirmed
     }
 
     /// The heartbeat context of the newest pending read, if any.

@@ -3,7 +3,7 @@
 use slog::debug;
 
 use crate::eraftpb::{Message, MessageType};
-use crate::read_only::{ReadIndexStatus, ReadOnlyOption};
+use crate::read_only::ReadOnlyOption;
 use crate::storage::Storage;
 use crate::{ReadState, INVALID_ID};
 
@@ -76,20 +76,25 @@ impl<T: Storage> Raft<T> {
         if !confirmed {
             return;
         }
-        let ready: Vec<ReadIndexStatus> = self.read_only.advance(&m.context, &self.logger);
-        for rs in ready {
-            self.answer_read(rs.req, rs.index);
+        // One at a time, so no list of confirmed reads is built.
+        for _ in 0..self.read_only.confirmed_by(&m.context) {
+            let (ctx, rs) = self.read_only.pop_confirmed(&self.logger);
+            self.answer_read_with_ctx(rs.req, rs.index, Some(ctx));
         }
     }
 
     /// Hands a confirmed read to the local application, or answers the
     /// follower that forwarded it.
     fn answer_read(&mut self, req: Message, index: u64) {
+        self.answer_read_with_ctx(req, index, None);
+    }
+
+    /// [`answer_read`](Self::answer_read), with the request context already
+    /// copied out of `req` when the caller has it.
+    fn answer_read_with_ctx(&mut self, req: Message, index: u64, ctx: Option<Vec<u8>>) {
         if req.from == INVALID_ID || req.from == self.id {
-            self.read_states.push(ReadState {
-                index,
-                request_ctx: req.entries[0].data.to_vec(),
-            });
+            let request_ctx = ctx.unwrap_or_else(|| req.entries[0].data.to_vec());
+            self.read_states.push(ReadState { index, request_ctx });
             return;
         }
         let mut resp = Message::new();
