@@ -69,6 +69,11 @@ impl<T: Storage> Raft<T> {
                 return false;
             }
         } else {
+            if !send_if_empty && next_idx > self.raft_log.last_index() {
+                // Nothing new to send: decided before reading the log (this
+                // runs after every acknowledgement).
+                return false;
+            }
             let ctx = GetEntriesContext::new(GetEntriesFor::SendAppend {
                 to,
                 term: self.term,
