@@ -303,7 +303,7 @@ fn main() {
             && ours.allocations_per_unit < theirs.allocations_per_unit;
         all_met &= met;
         println!(
-            "| {} | {} | {} ({:.1} ms) | {} ({:.1} ms) | {:.2}x | {:.1} | {:.1} | ≥{}x, fewer allocs: {} |",
+            "| {} | {} | {} ({:.1} ms) | {} ({:.1} ms) | {:.2}x | {:.2} | {:.2} | ≥{}x, fewer allocs: {} |",
             workload.label,
             workload.unit,
             human_rate(theirs.per_second),
