@@ -577,3 +577,51 @@ fn cluster_with_corrupted_messages_does_not_panic() {
         run_cluster(1000 + seed, 0.05);
     }
 }
+
+// Found by this fuzzer: a peer's message at term u64::MAX is adopted
+// (§5.1), after which the election timeout must not overflow term + 1.
+#[test]
+fn node_at_maximum_term_does_not_campaign() {
+    for pre_vote in [false, true] {
+        let mut r = new_test_raft_with_prevote(
+            1,
+            vec![1, 2, 3],
+            10,
+            1,
+            new_storage(vec![1, 2, 3]),
+            pre_vote,
+            &test_logger(),
+        );
+        let mut m = new_message(2, 1, MessageType::MsgHeartbeat, 0);
+        m.term = u64::MAX;
+        r.step(m).unwrap();
+        assert_eq!(r.term, u64::MAX);
+        for _ in 0..100 {
+            r.tick();
+        }
+        r.step(hup(1)).unwrap();
+        assert_eq!(r.state, StateRole::Follower, "pre_vote {pre_vote}");
+        assert_eq!(r.term, u64::MAX);
+    }
+}
+
+// Found by this fuzzer: a snapshot at index u64::MAX has no next index and
+// is ignored.
+#[test]
+fn snapshot_at_maximum_index_is_ignored() {
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
+    let mut m = new_message(2, 1, MessageType::MsgSnapshot, 0);
+    m.term = 1;
+    m.snapshot = Some(new_snapshot(u64::MAX, 1, vec![1, 2, 3])).into();
+    r.step(m).unwrap();
+    r.persist();
+    assert_eq!(r.raft_log.last_index(), 0);
+    assert_eq!(r.raft_log.committed, 0);
+}
