@@ -515,6 +515,12 @@ fn readd_with_stale_ack() -> (Network, Message) {
     leader
         .apply_conf_change(&conf_change(2, ConfChangeType::RemoveNode))
         .unwrap();
+    // In a group the re-add is a configuration change of its own, proposed
+    // only once the removal is applied (one change pending at a time), so
+    // the log has grown past anything the first incarnation acknowledged.
+    leader.step(propose(1, "re-add 2")).unwrap();
+    leader.persist();
+    leader.read_messages();
     leader
         .apply_conf_change(&conf_change(2, ConfChangeType::AddNode))
         .unwrap();
@@ -553,10 +559,10 @@ fn readded_peer_gets_fresh_progress_and_catches_up() {
 // KNOWN-BUGS 3, the stronger property: an acknowledgement from the earlier
 // incarnation, arriving late, must not make the leader believe the new one
 // holds entries it does not. Within one term such a response is
-// byte-for-byte what the new incarnation would send, so the core cannot
-// tell them apart without an incarnation number on the wire.
+// byte-for-byte what the new incarnation would send; the leader tells them
+// apart by index: a fresh progress probes at its last index, past anything
+// the removed incarnation was ever sent.
 #[test]
-#[ignore = "KNOWN-BUGS 3: stale acks from an earlier incarnation in the same term are indistinguishable on the wire; needs a core design decision (see report)"]
 fn stale_response_from_earlier_incarnation_cannot_raise_matched() {
     let (mut network, stale) = readd_with_stale_ack();
     network.peers.get_mut(&1).unwrap().step(stale).unwrap();

@@ -298,6 +298,23 @@ impl<T: Storage> Raft<T> {
             return;
         }
 
+        if pr.state == ProgressState::Probe && m.index + 1 < pr.next_idx {
+            // A probe names `next_idx - 1`, and any answer to it reaches at
+            // least that far. A lower acknowledgement predates the probe: it
+            // may come from an earlier incarnation of a peer removed and
+            // added again in this term, which must not vouch for what the
+            // new one holds (KNOWN-BUGS 3). The re-add is a later log entry
+            // than anything sent to the old incarnation, and a fresh
+            // progress probes at the last index, so such an ack is lower.
+            debug!(
+                self.logger,
+                "ignoring an acknowledgement below the probe";
+                "from" => m.from,
+                "index" => m.index,
+                "next" => pr.next_idx,
+            );
+            return;
+        }
         let old_paused = pr.is_paused();
         if !pr.maybe_update(m.index) {
             return;
