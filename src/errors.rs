@@ -137,12 +137,12 @@ mod tests {
     #[test]
     fn errors_compare_by_variant_and_payload() {
         assert_eq!(
-            Error::from(io::Error::new(io::ErrorKind::Other, "oh no!")),
-            Error::from(io::Error::new(io::ErrorKind::Other, "oh yes!"))
+            Error::from(io::Error::other("oh no!")),
+            Error::from(io::Error::other("oh yes!"))
         );
         assert_ne!(
             Error::from(io::Error::new(io::ErrorKind::NotFound, "error")),
-            Error::from(io::Error::new(io::ErrorKind::Other, "error"))
+            Error::from(io::Error::other("error"))
         );
         assert_eq!(
             Error::Store(StorageError::Compacted),

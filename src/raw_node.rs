@@ -1,1 +1,1177 @@
-//! raw_node (in progress)
+//! The application-facing interface: [`RawNode`], and the [`Ready`] and
+//! [`LightReady`] batches it hands out.
+//!
+//! A `RawNode` wraps a [`Raft`] state machine and tracks what has already been
+//! handed to the application, so that every entry to persist, message to send
+//! and committed entry to apply is handed out exactly once. The crate-level
+//! documentation describes the driver loop an application writes around it.
+
+use std::collections::VecDeque;
+use std::mem;
+
+use bytes::Bytes;
+use protobuf::Message as _;
+use raft_proto::ConfChangeI;
+use slog::{debug, o, Logger};
+
+use crate::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
+use crate::{
+    Config, Error, GetEntriesContext, Raft, ReadState, Result, SoftState, StateRole, Status,
+    Storage,
+};
+
+/// A node named in a cluster's bootstrap configuration.
+///
+/// Kept for compatibility with raft-rs; bootstrapping goes through the
+/// storage's initial `ConfState` instead.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// The node's id.
+    pub id: u64,
+    /// Application data attached to the node, if any.
+    pub context: Option<Vec<u8>>,
+}
+
+/// The outcome of sending a snapshot to a peer, reported with
+/// [`RawNode::report_snapshot`].
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum SnapshotStatus {
+    /// The snapshot reached the peer.
+    Finish,
+    /// The snapshot could not be delivered; the leader will probe the peer
+    /// again.
+    Failure,
+}
+
+/// Whether `t` is a message type that only the local node may step (via the
+/// dedicated `RawNode` methods), never a message from the network.
+pub fn is_local_msg(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgHup
+            | MessageType::MsgBeat
+            | MessageType::MsgUnreachable
+            | MessageType::MsgSnapStatus
+            | MessageType::MsgCheckQuorum
+    )
+}
+
+/// Whether `t` answers a request this node sent, so its sender must be a
+/// peer the node tracks.
+fn is_response_msg(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgAppendResponse
+            | MessageType::MsgRequestVoteResponse
+            | MessageType::MsgHeartbeatResponse
+            | MessageType::MsgUnreachable
+            | MessageType::MsgRequestPreVoteResponse
+    )
+}
+
+/// Whether `s` is the empty snapshot.
+#[deprecated(since = "0.6.0", note = "use Snapshot::is_empty instead")]
+pub fn is_empty_snap(s: &Snapshot) -> bool {
+    s.metadata.index == 0
+}
+
+/// The part of a [`Ready`] that does not need persisting before it is acted
+/// upon; also what [`RawNode::advance_append`] returns.
+#[derive(Debug, Default, PartialEq)]
+pub struct LightReady {
+    commit_index: Option<u64>,
+    committed_entries: Vec<Entry>,
+    messages: Vec<Message>,
+}
+
+impl LightReady {
+    /// The new commit index, when it moved since the last hard state handed
+    /// out. Persist it (it is the `commit` of the hard state).
+    #[inline]
+    pub fn commit_index(&self) -> Option<u64> {
+        self.commit_index
+    }
+
+    /// Committed entries to apply to the state machine, in log order.
+    #[inline]
+    pub fn committed_entries(&self) -> &Vec<Entry> {
+        &self.committed_entries
+    }
+
+    /// Takes the committed entries out, leaving none.
+    #[inline]
+    pub fn take_committed_entries(&mut self) -> Vec<Entry> {
+        mem::take(&mut self.committed_entries)
+    }
+
+    /// Messages that may be sent right away.
+    #[inline]
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// Takes the messages out, leaving none.
+    #[inline]
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        mem::take(&mut self.messages)
+    }
+}
+
+/// A batch of work for the application: state to persist, messages to send
+/// and committed entries to apply. See the crate documentation for the order
+/// in which to handle its parts.
+#[derive(Debug, Default, PartialEq)]
+pub struct Ready {
+    number: u64,
+    ss: Option<SoftState>,
+    hs: Option<HardState>,
+    read_states: Vec<ReadState>,
+    entries: Vec<Entry>,
+    snapshot: Snapshot,
+    light: LightReady,
+    persisted_messages: Vec<Message>,
+    must_sync: bool,
+}
+
+impl Ready {
+    /// The sequence number of this `Ready`; each [`RawNode::ready`] call gets
+    /// the next one. Pass it to [`RawNode::on_persist_ready`].
+    #[inline]
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The soft state (leader and role), if it changed since the last
+    /// `Ready`. Volatile: never persisted.
+    #[inline]
+    pub fn ss(&self) -> Option<&SoftState> {
+        self.ss.as_ref()
+    }
+
+    /// The hard state (term, vote, commit), if it changed since the last
+    /// `Ready`. Persist it after the entries.
+    #[inline]
+    pub fn hs(&self) -> Option<&HardState> {
+        self.hs.as_ref()
+    }
+
+    /// Reads confirmed since the last `Ready`: each may be served once the
+    /// state machine has applied up to its `index` (thesis §6.4).
+    #[inline]
+    pub fn read_states(&self) -> &Vec<ReadState> {
+        &self.read_states
+    }
+
+    /// Takes the read states out, leaving none.
+    #[inline]
+    pub fn take_read_states(&mut self) -> Vec<ReadState> {
+        mem::take(&mut self.read_states)
+    }
+
+    /// New log entries to append to stable storage (they may overwrite a
+    /// conflicting suffix of what is already stored).
+    #[inline]
+    pub fn entries(&self) -> &Vec<Entry> {
+        &self.entries
+    }
+
+    /// Takes the entries out, leaving none.
+    #[inline]
+    pub fn take_entries(&mut self) -> Vec<Entry> {
+        mem::take(&mut self.entries)
+    }
+
+    /// A snapshot to persist and apply; empty when there is none.
+    #[inline]
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Committed entries to apply to the state machine, in log order.
+    #[inline]
+    pub fn committed_entries(&self) -> &Vec<Entry> {
+        self.light.committed_entries()
+    }
+
+    /// Takes the committed entries out, leaving none.
+    #[inline]
+    pub fn take_committed_entries(&mut self) -> Vec<Entry> {
+        self.light.take_committed_entries()
+    }
+
+    /// Messages that may be sent right away, before anything is persisted
+    /// (a leader's appends and heartbeats, thesis §10.2.1).
+    #[inline]
+    pub fn messages(&self) -> &[Message] {
+        self.light.messages()
+    }
+
+    /// Takes the messages out, leaving none.
+    #[inline]
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        self.light.take_messages()
+    }
+
+    /// Messages to send only after this `Ready`'s snapshot, entries and hard
+    /// state are durable: votes and append acknowledgements promise state
+    /// that must survive a crash (§5.1, §5.2).
+    #[inline]
+    pub fn persisted_messages(&self) -> &[Message] {
+        &self.persisted_messages
+    }
+
+    /// Takes the persisted messages out, leaving none.
+    #[inline]
+    pub fn take_persisted_messages(&mut self) -> Vec<Message> {
+        mem::take(&mut self.persisted_messages)
+    }
+
+    /// Whether the writes of this `Ready` must be synced to disk before its
+    /// persisted messages go out: true when the term or vote changed, or when
+    /// there are entries or a snapshot. A commit-only change need not sync.
+    #[inline]
+    pub fn must_sync(&self) -> bool {
+        self.must_sync
+    }
+}
+
+/// What a handed-out `Ready` asked the application to persist, kept until the
+/// application reports it durable.
+#[derive(Debug, Clone, Copy)]
+struct ReadyRecord {
+    number: u64,
+    /// Index and term of the last entry handed out, if any.
+    last_entry: Option<(u64, u64)>,
+    /// Index and term of the snapshot handed out, if any.
+    snapshot: Option<(u64, u64)>,
+    /// The last committed index handed out for apply up to and including
+    /// this `Ready`.
+    committed_through: u64,
+}
+
+/// The application's handle on one Raft node.
+///
+/// Inputs are [`tick`](Self::tick), [`step`](Self::step) and the proposal
+/// methods; the output is a [`Ready`] from [`ready`](Self::ready); the
+/// application acknowledges it with [`advance`](Self::advance) (or its parts
+/// [`advance_append`](Self::advance_append),
+/// [`advance_append_async`](Self::advance_append_async) and
+/// [`on_persist_ready`](Self::on_persist_ready), then
+/// [`advance_apply`](Self::advance_apply)).
+pub struct RawNode<T: Storage> {
+    /// The consensus state machine.
+    pub raft: Raft<T>,
+    /// The soft state last handed out.
+    prev_ss: SoftState,
+    /// The hard state last handed out (or reported through a `LightReady`).
+    prev_hs: HardState,
+    /// The number of the last `Ready` handed out.
+    max_number: u64,
+    /// Handed-out `Ready`s whose writes are not yet reported durable, oldest
+    /// first.
+    records: VecDeque<ReadyRecord>,
+    /// The last committed index handed out for apply; entries at or below it
+    /// are never handed out again.
+    commit_since_index: u64,
+    /// Outgoing messages produced while leader: they may be sent at once.
+    messages: Vec<Message>,
+    /// Outgoing messages produced while not leader: they may only be sent
+    /// after the `Ready` that carries them is durable.
+    persisted_messages: Vec<Message>,
+    logger: Logger,
+}
+
+impl<T: Storage> RawNode<T> {
+    /// Creates a node from its configuration and storage. The storage's
+    /// initial state (hard state and conf state) is loaded; `config.applied`
+    /// names the last entry the application has already applied, so nothing
+    /// at or below it is handed out again.
+    pub fn new(config: &Config, store: T, logger: &Logger) -> Result<Self> {
+        let raft = Raft::new(config, store, logger)?;
+        let prev_ss = raft.soft_state();
+        let prev_hs = raft.hard_state();
+        let commit_since_index = raft.raft_log.applied;
+        Ok(RawNode {
+            prev_ss,
+            prev_hs,
+            max_number: 0,
+            records: VecDeque::new(),
+            commit_since_index,
+            messages: Vec::new(),
+            persisted_messages: Vec::new(),
+            logger: logger.new(o!("raft_id" => config.id)),
+            raft,
+        })
+    }
+
+    /// Creates a node that logs through [`crate::default_logger`].
+    #[cfg(feature = "default-logger")]
+    pub fn with_default_logger(config: &Config, store: T) -> Result<Self> {
+        Self::new(config, store, &crate::default_logger())
+    }
+
+    /// Moves the messages the state machine queued into the right outbox:
+    /// a leader's may be sent at once (thesis §10.2.1), anyone else's only
+    /// after the state they depend on is durable (§5.1).
+    fn collect_messages(&mut self) {
+        if self.raft.msgs.is_empty() {
+            return;
+        }
+        let msgs = mem::take(&mut self.raft.msgs);
+        if self.raft.state == StateRole::Leader {
+            self.messages.extend(msgs);
+        } else {
+            self.persisted_messages.extend(msgs);
+        }
+    }
+
+    /// Steps a message into the state machine, sorting what it produced.
+    fn step_internal(&mut self, m: Message) -> Result<()> {
+        let result = self.raft.step(m);
+        self.collect_messages();
+        result
+    }
+
+    /// Advances the logical clock by one tick. Returns true when something
+    /// happened that may produce a `Ready` (an election or heartbeat).
+    pub fn tick(&mut self) -> bool {
+        let changed = self.raft.tick();
+        self.collect_messages();
+        changed
+    }
+
+    /// Starts an election (steps a local `MsgHup`).
+    pub fn campaign(&mut self) -> Result<()> {
+        let m = Message {
+            msg_type: MessageType::MsgHup.into(),
+            ..Default::default()
+        };
+        self.step_internal(m)
+    }
+
+    /// Proposes `data` (with `context`) to be appended to the log.
+    /// A follower forwards it to the leader; without a leader it is dropped
+    /// with [`Error::ProposalDropped`].
+    pub fn propose(&mut self, context: impl Into<Bytes>, data: impl Into<Bytes>) -> Result<()> {
+        let entry = Entry {
+            data: data.into(),
+            context: context.into(),
+            ..Default::default()
+        };
+        self.step_internal(self.propose_message(entry))
+    }
+
+    /// Proposes a configuration change. A [`ConfChange`](crate::eraftpb::ConfChange)
+    /// becomes an `EntryConfChange` entry, a
+    /// [`ConfChangeV2`](crate::eraftpb::ConfChangeV2) an `EntryConfChangeV2`
+    /// entry. Once the entry is committed and handed out for apply, call
+    /// [`apply_conf_change`](Self::apply_conf_change) with it.
+    pub fn propose_conf_change(
+        &mut self,
+        context: impl Into<Bytes>,
+        cc: impl ConfChangeI,
+    ) -> Result<()> {
+        let (entry_type, data) = match cc.as_v1() {
+            Some(v1) => (EntryType::EntryConfChange, v1.write_to_bytes()?),
+            None => (EntryType::EntryConfChangeV2, cc.as_v2().write_to_bytes()?),
+        };
+        let entry = Entry {
+            entry_type: entry_type.into(),
+            data: data.into(),
+            context: context.into(),
+            ..Default::default()
+        };
+        self.step_internal(self.propose_message(entry))
+    }
+
+    fn propose_message(&self, entry: Entry) -> Message {
+        Message {
+            msg_type: MessageType::MsgPropose.into(),
+            from: self.raft.id,
+            entries: vec![entry],
+            ..Default::default()
+        }
+    }
+
+    /// Applies a committed configuration change to the node's view of the
+    /// cluster and returns the resulting configuration (thesis §4.1). Call it
+    /// when the conf-change entry is applied, not when it is proposed.
+    pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> Result<ConfState> {
+        let result = self.raft.apply_conf_change(&cc.as_v2());
+        self.collect_messages();
+        result
+    }
+
+    /// Steps a message received from a peer.
+    ///
+    /// Local-only message types give [`Error::StepLocalMsg`]; a response from
+    /// a node this one does not track gives [`Error::StepPeerNotFound`].
+    pub fn step(&mut self, m: Message) -> Result<()> {
+        let msg_type = match m.msg_type.enum_value() {
+            Ok(t) => t,
+            Err(number) => {
+                // A newer or corrupt peer: never a reason to fail (COMPAT §2).
+                debug!(self.logger, "ignoring a message of unknown type";
+                    "type" => number, "from" => m.from);
+                return Ok(());
+            }
+        };
+        if is_local_msg(msg_type) {
+            return Err(Error::StepLocalMsg);
+        }
+        if is_response_msg(msg_type) && self.raft.prs().get(m.from).is_none() {
+            return Err(Error::StepPeerNotFound);
+        }
+        self.step_internal(m)
+    }
+
+    /// Asks the leader to confirm a linearizable read (thesis §6.4). `rctx`
+    /// identifies the request; the answer arrives as a [`ReadState`] in a
+    /// later `Ready`, to be served once the state machine has applied up to
+    /// its `index`.
+    pub fn read_index(&mut self, rctx: impl Into<Bytes>) {
+        let m = Message {
+            msg_type: MessageType::MsgReadIndex.into(),
+            entries: vec![Entry {
+                data: rctx.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // A read without a leader is dropped; the caller retries on timeout.
+        let _ = self.step_internal(m);
+    }
+
+    /// Makes a leader send a heartbeat to every follower at once.
+    pub fn ping(&mut self) {
+        self.raft.ping();
+        self.collect_messages();
+    }
+
+    /// Asks the leader to hand leadership to `transferee` (thesis §3.10).
+    pub fn transfer_leader(&mut self, transferee: u64) {
+        let m = Message {
+            msg_type: MessageType::MsgTransferLeader.into(),
+            from: transferee,
+            ..Default::default()
+        };
+        let _ = self.step_internal(m);
+    }
+
+    /// Asks the leader for a snapshot (a follower whose state machine needs
+    /// rebuilding).
+    pub fn request_snapshot(&mut self) -> Result<()> {
+        let result = self.raft.request_snapshot();
+        self.collect_messages();
+        result
+    }
+
+    /// Reports that the last message to `id` could not be delivered, so the
+    /// leader probes it instead of streaming appends.
+    pub fn report_unreachable(&mut self, id: u64) {
+        let m = Message {
+            msg_type: MessageType::MsgUnreachable.into(),
+            from: id,
+            ..Default::default()
+        };
+        let _ = self.step_internal(m);
+    }
+
+    /// Reports how sending a snapshot to `id` ended.
+    pub fn report_snapshot(&mut self, id: u64, status: SnapshotStatus) {
+        let m = Message {
+            msg_type: MessageType::MsgSnapStatus.into(),
+            from: id,
+            reject: status == SnapshotStatus::Failure,
+            ..Default::default()
+        };
+        let _ = self.step_internal(m);
+    }
+
+    /// Sets this node's election priority.
+    pub fn set_priority(&mut self, priority: i64) {
+        self.raft.set_priority(priority);
+    }
+
+    /// Whether a leader skips broadcasting appends whose only news is a new
+    /// commit index.
+    pub fn skip_bcast_commit(&mut self, skip: bool) {
+        self.raft.skip_bcast_commit(skip);
+    }
+
+    /// Whether queued appends to the same peer are merged into one message.
+    pub fn set_batch_append(&mut self, batch_append: bool) {
+        self.raft.set_batch_append(batch_append);
+    }
+
+    /// Resumes the work that waited for entries the storage fetched in the
+    /// background (after it returned `LogTemporarilyUnavailable`).
+    pub fn on_entries_fetched(&mut self, context: GetEntriesContext) {
+        self.raft.on_entries_fetched(context);
+        self.collect_messages();
+    }
+
+    /// Whether [`ready`](Self::ready) would hand out anything.
+    pub fn has_ready(&self) -> bool {
+        let raft = &self.raft;
+        !self.messages.is_empty()
+            || !self.persisted_messages.is_empty()
+            || !raft.msgs.is_empty()
+            || !raft.read_states.is_empty()
+            || raft.soft_state() != self.prev_ss
+            || raft.hard_state() != self.prev_hs
+            || raft.raft_log.unstable_snapshot().is_some()
+            || !raft.raft_log.unstable_entries().is_empty()
+            || raft
+                .raft_log
+                .has_next_entries_since(self.commit_since_index)
+    }
+
+    /// Hands out everything that is ready: state to persist, messages to
+    /// send, committed entries to apply. Each part is handed out once; the
+    /// next `Ready` carries only what happened since.
+    ///
+    /// The entries and snapshot must be written to the storage before this
+    /// node is used again, so that the storage can serve them; when they are
+    /// durable, report it with [`advance`](Self::advance),
+    /// [`advance_append`](Self::advance_append) or
+    /// [`on_persist_ready`](Self::on_persist_ready).
+    pub fn ready(&mut self) -> Ready {
+        self.collect_messages();
+        self.max_number += 1;
+        let number = self.max_number;
+        let mut rd = Ready {
+            number,
+            ..Default::default()
+        };
+
+        let ss = self.raft.soft_state();
+        if ss != self.prev_ss {
+            self.prev_ss = self.raft.soft_state();
+            rd.ss = Some(ss);
+        }
+        let hs = self.raft.hard_state();
+        if hs != self.prev_hs {
+            // A new term or vote must reach the disk before any message that
+            // relies on it (§5.1); a commit index can be recovered.
+            rd.must_sync |= hs.term != self.prev_hs.term || hs.vote != self.prev_hs.vote;
+            rd.hs = Some(hs.clone());
+            self.prev_hs = hs;
+        }
+        rd.read_states = mem::take(&mut self.raft.read_states);
+
+        let mut record = ReadyRecord {
+            number,
+            last_entry: None,
+            snapshot: None,
+            committed_through: self.commit_since_index,
+        };
+        if let Some(snapshot) = self.raft.raft_log.unstable_snapshot() {
+            let (index, term) = (snapshot.metadata.index, snapshot.metadata.term);
+            rd.snapshot = snapshot.clone();
+            rd.must_sync = true;
+            record.snapshot = Some((index, term));
+            // The snapshot stands for every entry up to its index: none of
+            // them is handed out for apply.
+            self.commit_since_index = self.commit_since_index.max(index);
+        }
+        rd.entries = self.raft.raft_log.unstable_entries().to_vec();
+        if let Some(last) = rd.entries.last() {
+            rd.must_sync = true;
+            record.last_entry = Some((last.index, last.term));
+        }
+        // Read committed entries before the unstable ones are released: with
+        // `max_apply_unpersisted_log_limit` they may still live there.
+        rd.light.committed_entries = self.next_committed_page();
+        record.committed_through = self.commit_since_index;
+
+        if let Some((index, _)) = record.snapshot {
+            self.raft.raft_log.stable_snap(index);
+        }
+        if let Some((index, term)) = record.last_entry {
+            self.raft.raft_log.stable_entries(index, term);
+        }
+        rd.light.messages = mem::take(&mut self.messages);
+        rd.persisted_messages = mem::take(&mut self.persisted_messages);
+        self.records.push_back(record);
+        rd
+    }
+
+    /// The next page of committed entries not yet handed out, at most
+    /// `max_committed_size_per_ready` bytes (but at least one entry).
+    fn next_committed_page(&mut self) -> Vec<Entry> {
+        if !self
+            .raft
+            .raft_log
+            .has_next_entries_since(self.commit_since_index)
+        {
+            return Vec::new();
+        }
+        let max_size = self.raft.max_committed_size_per_ready;
+        let entries = self
+            .raft
+            .raft_log
+            .next_entries_since(self.commit_since_index, Some(max_size))
+            .unwrap_or_default();
+        if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+            // Pages follow each other: never an entry handed out twice
+            // (KNOWN-BUGS 8). A gap is possible only under a snapshot or a
+            // compaction below `applied`, whose entries need no apply.
+            assert!(
+                first.index > self.commit_since_index,
+                "committed entries regress: last handed out {}, new page [{}, {}]",
+                self.commit_since_index,
+                first.index,
+                last.index
+            );
+            self.commit_since_index = last.index;
+        }
+        // The core releases the uncommitted-size budget itself when entries
+        // commit, so nothing is reported back here.
+        entries
+    }
+
+    /// Reports that the snapshot, entries and hard state of `rd` (and of
+    /// every earlier `Ready`) are durable, and that its committed entries
+    /// are applied; returns what became ready because of it.
+    ///
+    /// Equivalent to [`advance_append`](Self::advance_append) followed by
+    /// [`advance_apply_to`](Self::advance_apply_to) with the last committed
+    /// index `rd` handed out. Apply the returned `LightReady`'s committed
+    /// entries and then call [`advance_apply`](Self::advance_apply).
+    pub fn advance(&mut self, rd: Ready) -> LightReady {
+        let applied = self
+            .records
+            .iter()
+            .find(|record| record.number == rd.number)
+            .map_or(self.commit_since_index, |record| record.committed_through);
+        let light = self.advance_append(rd);
+        // Never report less than already reported (a Ready acknowledged out
+        // of order must not move `applied` back).
+        self.advance_apply_to(applied.max(self.raft.raft_log.applied));
+        light
+    }
+
+    /// Reports that the snapshot, entries and hard state of `rd` (and of
+    /// every earlier `Ready`) are durable, without saying anything about
+    /// apply. Returns the new commit index to persist, entries that became
+    /// committed (a leader commits once its own write is durable) and
+    /// messages that may be sent at once.
+    pub fn advance_append(&mut self, rd: Ready) -> LightReady {
+        self.on_persist_ready(rd.number);
+        let mut light = LightReady::default();
+        let hs = self.raft.hard_state();
+        if hs.commit > self.prev_hs.commit {
+            light.commit_index = Some(hs.commit);
+            self.prev_hs.commit = hs.commit;
+        }
+        light.committed_entries = self.next_committed_page();
+        light.messages = mem::take(&mut self.messages);
+        light
+    }
+
+    /// Acknowledges `rd` without its writes being durable yet: the
+    /// application persists them in the background and reports completion
+    /// later with [`on_persist_ready`](Self::on_persist_ready). Further
+    /// `Ready`s may be taken meanwhile.
+    pub fn advance_append_async(&mut self, rd: Ready) {
+        // Everything in `rd` was released when it was handed out; what stays
+        // pending is its record, which on_persist_ready consumes.
+        debug_assert!(
+            rd.number <= self.max_number,
+            "Ready {} was never handed out (last is {})",
+            rd.number,
+            self.max_number
+        );
+    }
+
+    /// Reports that the writes of the `Ready` numbered `number`, and of every
+    /// earlier one, are durable. A leader may then commit; the follow-up
+    /// (new commit, committed entries, acknowledgement messages) comes out of
+    /// the next [`ready`](Self::ready).
+    pub fn on_persist_ready(&mut self, number: u64) {
+        while let Some(record) = self.records.front().copied() {
+            if record.number > number {
+                break;
+            }
+            self.records.pop_front();
+            if let Some((index, _)) = record.snapshot {
+                self.raft.on_persist_snap(index);
+            }
+            if let Some((index, term)) = record.last_entry {
+                self.raft.on_persist_entries(index, term);
+            }
+        }
+        self.collect_messages();
+    }
+
+    /// Reports that every committed entry handed out so far is applied.
+    pub fn advance_apply(&mut self) {
+        self.advance_apply_to(self.commit_since_index);
+    }
+
+    /// Reports that the state machine has applied every entry up to
+    /// `applied`.
+    pub fn advance_apply_to(&mut self, applied: u64) {
+        self.raft.commit_apply(applied);
+        // Entries the application says it applied are never handed out again.
+        self.commit_since_index = self.commit_since_index.max(applied);
+        self.collect_messages();
+    }
+
+    /// The storage.
+    #[inline]
+    pub fn store(&self) -> &T {
+        self.raft.store()
+    }
+
+    /// The storage, mutably.
+    #[inline]
+    pub fn mut_store(&mut self) -> &mut T {
+        self.raft.mut_store()
+    }
+
+    /// The snapshot received but not yet handed out, if any.
+    #[inline]
+    pub fn snap(&self) -> Option<&Snapshot> {
+        self.raft.snap()
+    }
+
+    /// The node's current status.
+    pub fn status(&self) -> Status<'_> {
+        Status::new(&self.raft)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use slog::Discard;
+
+    use protobuf::Message as _;
+
+    use super::*;
+    use crate::storage::MemStorage;
+
+    fn logger() -> Logger {
+        Logger::root(Discard, o!())
+    }
+
+    fn config(id: u64) -> Config {
+        Config {
+            election_tick: 10,
+            heartbeat_tick: 1,
+            rng_seed: Some(id),
+            ..Config::new(id)
+        }
+    }
+
+    fn new_node(id: u64, voters: &[u64]) -> RawNode<MemStorage> {
+        let store = MemStorage::new_with_conf_state((voters.to_vec(), Vec::<u64>::new()));
+        RawNode::new(&config(id), store, &logger()).unwrap()
+    }
+
+    /// Persists what `rd` asks for into the node's MemStorage.
+    fn persist(node: &RawNode<MemStorage>, rd: &Ready) {
+        let store = node.store().clone();
+        let mut core = store.wl();
+        if !rd.snapshot().is_empty() {
+            core.apply_snapshot(rd.snapshot().clone()).unwrap();
+        }
+        core.append(rd.entries()).unwrap();
+        if let Some(hs) = rd.hs() {
+            core.set_hardstate(hs.clone());
+        }
+    }
+
+    /// Handles one Ready synchronously; returns (messages to send, applied
+    /// entries).
+    fn handle_ready(node: &mut RawNode<MemStorage>) -> (Vec<Message>, Vec<Entry>) {
+        let mut rd = node.ready();
+        persist(node, &rd);
+        let mut msgs = rd.take_messages();
+        msgs.extend(rd.take_persisted_messages());
+        let mut applied = rd.take_committed_entries();
+        let mut light = node.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            node.store().wl().mut_hard_state().commit = commit;
+        }
+        msgs.extend(light.take_messages());
+        applied.extend(light.take_committed_entries());
+        node.advance_apply();
+        (msgs, applied)
+    }
+
+    /// A single-voter node that has elected itself and applied its empty
+    /// entry.
+    fn single_leader() -> RawNode<MemStorage> {
+        let mut node = new_node(1, &[1]);
+        node.campaign().unwrap();
+        while node.has_ready() {
+            handle_ready(&mut node);
+        }
+        assert_eq!(node.raft.state, StateRole::Leader);
+        node
+    }
+
+    fn msg(t: MessageType, from: u64, to: u64, term: u64) -> Message {
+        Message {
+            msg_type: t.into(),
+            from,
+            to,
+            term,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn step_rejects_local_message_types() {
+        let mut node = new_node(1, &[1, 2, 3]);
+        for t in [
+            MessageType::MsgHup,
+            MessageType::MsgBeat,
+            MessageType::MsgUnreachable,
+            MessageType::MsgSnapStatus,
+            MessageType::MsgCheckQuorum,
+        ] {
+            assert_eq!(
+                node.step(msg(t, 2, 1, 0)),
+                Err(Error::StepLocalMsg),
+                "{t:?}"
+            );
+        }
+        assert!(!node.has_ready(), "a rejected message changed nothing");
+    }
+
+    #[test]
+    fn step_rejects_responses_from_untracked_peers() {
+        let mut node = new_node(1, &[1, 2, 3]);
+        for t in [
+            MessageType::MsgAppendResponse,
+            MessageType::MsgRequestVoteResponse,
+            MessageType::MsgHeartbeatResponse,
+            MessageType::MsgRequestPreVoteResponse,
+        ] {
+            assert_eq!(
+                node.step(msg(t, 9, 1, 0)),
+                Err(Error::StepPeerNotFound),
+                "{t:?}"
+            );
+            assert_eq!(
+                node.step(msg(t, 2, 1, 0)),
+                Ok(()),
+                "{t:?} from a tracked peer"
+            );
+        }
+        // A request from an unknown node is not a response: it is stepped.
+        assert_eq!(node.step(msg(MessageType::MsgHeartbeat, 9, 1, 1)), Ok(()));
+    }
+
+    #[test]
+    fn step_ignores_unknown_message_types() {
+        let mut node = new_node(1, &[1, 2, 3]);
+        let mut m = msg(MessageType::MsgAppend, 2, 1, 5);
+        m.msg_type = protobuf::EnumOrUnknown::from_i32(77);
+        assert_eq!(node.step(m), Ok(()));
+        assert_eq!(node.raft.term, 0, "the unknown message was not stepped");
+    }
+
+    #[test]
+    fn is_local_msg_matches_exactly_the_local_types() {
+        let local: Vec<_> = MessageType::values()
+            .iter()
+            .copied()
+            .filter(|t| is_local_msg(*t))
+            .collect();
+        assert_eq!(
+            local,
+            vec![
+                MessageType::MsgHup,
+                MessageType::MsgBeat,
+                MessageType::MsgUnreachable,
+                MessageType::MsgSnapStatus,
+                MessageType::MsgCheckQuorum,
+            ]
+        );
+    }
+
+    #[test]
+    fn ready_reports_soft_and_hard_state_only_when_changed() {
+        let mut node = new_node(1, &[1]);
+        assert!(
+            !node.has_ready(),
+            "a fresh follower has nothing to hand out"
+        );
+        node.campaign().unwrap();
+        let rd = node.ready();
+        assert_eq!(
+            rd.ss(),
+            Some(&SoftState {
+                leader_id: 1,
+                raft_state: StateRole::Leader
+            })
+        );
+        let hs = rd.hs().expect("term and vote changed").clone();
+        assert_eq!((hs.term, hs.vote), (1, 1));
+        persist(&node, &rd);
+        let light = node.advance(rd);
+        assert_eq!(light.commit_index(), Some(1), "the empty entry commits");
+        node.advance_apply();
+        node.store().wl().mut_hard_state().commit = 1;
+        // Nothing changed since: no ss, no hs.
+        let rd = node.ready();
+        assert_eq!(rd.ss(), None);
+        assert_eq!(rd.hs(), None);
+        node.advance(rd);
+        assert!(!node.has_ready());
+    }
+
+    #[test]
+    fn ready_numbers_increase_by_one() {
+        let mut node = new_node(1, &[1]);
+        node.campaign().unwrap();
+        let mut last = 0;
+        for i in 0..5 {
+            node.propose(vec![], vec![i]).unwrap();
+            let rd = node.ready();
+            assert_eq!(rd.number(), last + 1);
+            last = rd.number();
+            persist(&node, &rd);
+            node.advance(rd);
+        }
+    }
+
+    #[test]
+    fn must_sync_for_term_vote_entries_but_not_commit_alone() {
+        let mut node = new_node(1, &[1, 2, 3]);
+        // A newer leader appends one entry: term changed and entries present.
+        let mut app = msg(MessageType::MsgAppend, 2, 1, 2);
+        app.entries = vec![Entry {
+            index: 1,
+            term: 2,
+            ..Default::default()
+        }];
+        node.step(app).unwrap();
+        let rd = node.ready();
+        assert!(rd.must_sync());
+        assert_eq!(rd.entries().len(), 1);
+        persist(&node, &rd);
+        node.advance(rd);
+
+        // A heartbeat moves only the commit index: no sync needed.
+        let mut hb = msg(MessageType::MsgHeartbeat, 2, 1, 2);
+        hb.commit = 1;
+        node.step(hb).unwrap();
+        let rd = node.ready();
+        assert_eq!(rd.hs().map(|hs| hs.commit), Some(1));
+        assert!(rd.entries().is_empty());
+        assert!(!rd.must_sync(), "a commit-only change need not be synced");
+        persist(&node, &rd);
+        node.advance(rd);
+
+        // A vote for a candidate of a newer term changes term and vote.
+        let mut vote = msg(MessageType::MsgRequestVote, 3, 1, 3);
+        vote.index = 1;
+        vote.log_term = 2;
+        node.step(vote).unwrap();
+        let rd = node.ready();
+        assert_eq!(rd.hs().map(|hs| (hs.term, hs.vote)), Some((3, 3)));
+        assert!(rd.must_sync(), "a vote must be durable before it is sent");
+        assert!(rd.messages().is_empty());
+        assert_eq!(rd.persisted_messages().len(), 1);
+    }
+
+    #[test]
+    fn candidate_messages_wait_for_persistence_and_leader_messages_do_not() {
+        let mut node = new_node(1, &[1, 2, 3]);
+        node.campaign().unwrap();
+        let rd = node.ready();
+        assert!(rd.messages().is_empty());
+        let votes: Vec<_> = rd
+            .persisted_messages()
+            .iter()
+            .map(|m| (m.msg_type.enum_value().unwrap(), m.to))
+            .collect();
+        assert_eq!(
+            votes,
+            vec![
+                (MessageType::MsgRequestVote, 2),
+                (MessageType::MsgRequestVote, 3)
+            ]
+        );
+        persist(&node, &rd);
+        node.advance(rd);
+
+        node.step(msg(MessageType::MsgRequestVoteResponse, 2, 1, 1))
+            .unwrap();
+        assert_eq!(node.raft.state, StateRole::Leader);
+        let rd = node.ready();
+        assert!(rd.persisted_messages().is_empty());
+        assert!(!rd.messages().is_empty());
+        assert!(rd
+            .messages()
+            .iter()
+            .all(|m| m.msg_type.enum_value() == Ok(MessageType::MsgAppend)));
+    }
+
+    #[test]
+    fn committed_entries_are_paged_and_each_handed_out_once() {
+        let mut node = single_leader();
+        node.raft.max_committed_size_per_ready = 64;
+        let first = node.raft.raft_log.last_index() + 1;
+        for i in 0..50u8 {
+            node.propose(vec![], vec![i; 16]).unwrap();
+        }
+        let mut applied = Vec::new();
+        let mut rounds = 0;
+        while node.has_ready() {
+            let (_, entries) = handle_ready(&mut node);
+            assert!(entries.len() < 50, "paging limits a batch");
+            applied.extend(entries);
+            rounds += 1;
+            assert!(rounds < 200, "paging does not terminate");
+        }
+        let indexes: Vec<u64> = applied.iter().map(|e| e.index).collect();
+        let expected: Vec<u64> = (first..first + 50).collect();
+        assert_eq!(indexes, expected);
+        for (i, e) in applied.iter().enumerate() {
+            assert_eq!(e.data.as_ref(), &[i as u8; 16][..]);
+        }
+        assert!(rounds > 2, "the size limit forced several pages");
+    }
+
+    #[test]
+    fn restart_with_applied_hands_out_only_later_entries() {
+        let mut node = single_leader();
+        for i in 0..10u8 {
+            node.propose(vec![], vec![i]).unwrap();
+        }
+        while node.has_ready() {
+            handle_ready(&mut node);
+        }
+        let last = node.raft.raft_log.last_index();
+        assert_eq!(node.raft.raft_log.committed, last);
+        let store = node.store().clone();
+        drop(node);
+
+        let applied = last - 4;
+        let cfg = Config {
+            applied,
+            ..config(1)
+        };
+        let mut node = RawNode::new(&cfg, store, &logger()).unwrap();
+        node.campaign().unwrap();
+        let mut handed_out = Vec::new();
+        while node.has_ready() {
+            let (_, entries) = handle_ready(&mut node);
+            handed_out.extend(entries.into_iter().map(|e| e.index));
+        }
+        let new_last = node.raft.raft_log.last_index();
+        let expected: Vec<u64> = (applied + 1..=new_last).collect();
+        assert_eq!(handed_out, expected, "nothing at or below applied again");
+    }
+
+    #[test]
+    fn async_persistence_commits_only_after_on_persist_ready() {
+        let mut node = single_leader();
+        let store = node.store().clone();
+        let committed = node.raft.raft_log.committed;
+        node.propose(vec![], b"a".to_vec()).unwrap();
+        let rd1 = node.ready();
+        store.wl().append(rd1.entries()).unwrap();
+        let n1 = rd1.number();
+        node.advance_append_async(rd1);
+        node.propose(vec![], b"b".to_vec()).unwrap();
+        let rd2 = node.ready();
+        assert_eq!(rd2.entries().len(), 1, "entries of rd1 not repeated");
+        store.wl().append(rd2.entries()).unwrap();
+        let n2 = rd2.number();
+        node.advance_append_async(rd2);
+        assert_eq!(
+            node.raft.raft_log.committed, committed,
+            "nothing durable yet"
+        );
+
+        node.on_persist_ready(n1);
+        assert_eq!(node.raft.raft_log.committed, committed + 1);
+        node.on_persist_ready(n2);
+        assert_eq!(node.raft.raft_log.committed, committed + 2);
+        let mut rd = node.ready();
+        assert_eq!(rd.hs().map(|hs| hs.commit), Some(committed + 2));
+        let data: Vec<_> = rd
+            .take_committed_entries()
+            .into_iter()
+            .map(|e| e.data)
+            .collect();
+        assert_eq!(data, vec![Bytes::from("a"), Bytes::from("b")]);
+        node.advance_append_async(rd);
+        node.advance_apply();
+        assert_eq!(node.status().applied, committed + 2);
+        assert!(!node.has_ready());
+    }
+
+    #[test]
+    fn status_shows_progress_only_on_a_leader() {
+        let node = new_node(1, &[1, 2, 3]);
+        let status = node.status();
+        assert_eq!(status.id, 1);
+        assert!(status.progress.is_none());
+        let node = single_leader();
+        let status = node.status();
+        assert_eq!(status.ss.raft_state, StateRole::Leader);
+        assert_eq!(status.applied, node.raft.raft_log.committed);
+        assert!(status.progress.unwrap().get(1).is_some());
+    }
+
+    #[test]
+    fn propose_conf_change_encodes_v1_and_v2_entries() {
+        use crate::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2};
+        let mut node = single_leader();
+        let cc = ConfChange {
+            change_type: ConfChangeType::AddNode.into(),
+            node_id: 2,
+            ..Default::default()
+        };
+        node.propose_conf_change(b"ctx".to_vec(), cc.clone())
+            .unwrap();
+        let (_, entries) = handle_ready(&mut node);
+        let entry = entries.last().unwrap();
+        assert_eq!(
+            entry.entry_type.enum_value(),
+            Ok(EntryType::EntryConfChange)
+        );
+        assert_eq!(entry.context.as_ref(), b"ctx");
+        let decoded = ConfChange::parse_from_bytes(&entry.data).unwrap();
+        assert_eq!(decoded, cc);
+        let cs = node.apply_conf_change(&decoded).unwrap();
+        assert_eq!(cs.voters, vec![1, 2]);
+
+        let cc2 = ConfChangeV2 {
+            changes: vec![crate::eraftpb::ConfChangeSingle {
+                change_type: ConfChangeType::AddLearnerNode.into(),
+                node_id: 3,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut node = single_leader();
+        node.propose_conf_change(vec![], cc2.clone()).unwrap();
+        let (_, entries) = handle_ready(&mut node);
+        let entry = entries.last().unwrap();
+        assert_eq!(
+            entry.entry_type.enum_value(),
+            Ok(EntryType::EntryConfChangeV2)
+        );
+        assert_eq!(ConfChangeV2::parse_from_bytes(&entry.data).unwrap(), cc2);
+        let cs = node.apply_conf_change(&cc2).unwrap();
+        assert_eq!((cs.voters, cs.learners), (vec![1], vec![3]));
+    }
+
+    #[test]
+    #[expect(deprecated, reason = "the deprecated helper is still part of the API")]
+    fn is_empty_snap_checks_the_index() {
+        let mut s = Snapshot::default();
+        assert!(is_empty_snap(&s));
+        s.mut_metadata().index = 3;
+        assert!(!is_empty_snap(&s));
+    }
+}

@@ -177,12 +177,13 @@ mod tests {
     use crate::eraftpb::Entry;
 
     fn req(ctx: &'static [u8]) -> Message {
-        let mut m = Message::default();
-        m.entries = vec![Entry {
-            data: bytes::Bytes::from_static(ctx),
+        Message {
+            entries: vec![Entry {
+                data: bytes::Bytes::from_static(ctx),
+                ..Default::default()
+            }],
             ..Default::default()
-        }];
-        m
+        }
     }
 
     fn logger() -> Logger {
