@@ -316,7 +316,11 @@ impl<T: Storage> Raft<T> {
             return;
         }
         let old_paused = pr.is_paused();
-        if !pr.maybe_update(m.index) {
+        // A snapshot the follower asked for may sit at or below `matched`:
+        // its acknowledgement then does not raise `matched`, but still ends
+        // the snapshot (KNOWN-BUGS 20).
+        let acks_snapshot = pr.state == ProgressState::Snapshot && m.index >= pr.pending_snapshot;
+        if !pr.maybe_update(m.index) && !acks_snapshot {
             return;
         }
         match pr.state {
@@ -329,6 +333,10 @@ impl<T: Storage> Raft<T> {
                         self.logger,
                         "snapshot caught up, resumed sending replication messages to {}", m.from
                     );
+                    if pr.pending_snapshot >= pr.pending_request_snapshot {
+                        // The snapshot served the follower's request.
+                        pr.pending_request_snapshot = INVALID_INDEX;
+                    }
                     pr.become_probe();
                 }
             }
