@@ -558,10 +558,8 @@ fn readded_peer_gets_fresh_progress_and_catches_up() {
 
 // KNOWN-BUGS 3, the stronger property: an acknowledgement from the earlier
 // incarnation, arriving late, must not make the leader believe the new one
-// holds entries it does not. Within one term such a response is
-// byte-for-byte what the new incarnation would send; the leader tells them
-// apart by index: a fresh progress probes at its last index, past anything
-// the removed incarnation was ever sent.
+// holds entries it does not. The re-added peer is probed at the leader's
+// last index, so an acknowledgement below the probe is stale.
 #[test]
 fn stale_response_from_earlier_incarnation_cannot_raise_matched() {
     let (mut network, stale) = readd_with_stale_ack();

@@ -26,6 +26,16 @@ const SINGLE_NODE_STEPS: usize = 150;
 const CLUSTER_SEEDS: u64 = 20;
 const CLUSTER_STEPS: usize = 800;
 
+/// Multiplies the number of seeds for a longer soak:
+/// `HARNESS_FUZZ_SCALE=20 cargo test -p harness --test peer_input_fuzz`.
+/// Runs stay deterministic: seed `n` is the same run at any scale.
+fn scale() -> u64 {
+    std::env::var("HARNESS_FUZZ_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Role {
     Follower,
@@ -338,7 +348,7 @@ macro_rules! single_node_fuzz {
     ($name:ident, $role:expr, $roles_change:expr) => {
         #[test]
         fn $name() {
-            let runs: Vec<Coverage> = (0..SINGLE_NODE_SEEDS)
+            let runs: Vec<Coverage> = (0..SINGLE_NODE_SEEDS * scale())
                 .map(|seed| run_single_node(seed, $role))
                 .collect();
             // The sweep is not vacuous: nonsense got far enough to move
@@ -497,27 +507,32 @@ fn run_cluster(seed: u64, mutate_rate: f64) {
         }
     }
     if honest {
-        // Healing: deliver everything, tick until someone leads; the group
-        // must make progress again.
-        let mut rounds = 0;
-        loop {
-            rounds += 1;
-            assert!(rounds < 500, "seed {seed}: no leader after healing");
-            let msgs = std::mem::take(&mut in_flight);
+        // Healing: deliver everything, then wait for a settled leader and
+        // have it commit a last entry (a pending leader transfer may drop
+        // the proposal until it finishes or aborts).
+        let msgs = std::mem::take(&mut in_flight);
+        network.send(msgs);
+        let mut attempts = 0;
+        let leader = loop {
+            attempts += 1;
+            assert!(
+                attempts < 100,
+                "seed {seed}: healed group takes no proposal"
+            );
+            let leader = settled_leader(&mut network, seed);
+            let accepted = network
+                .peers
+                .get_mut(&leader)
+                .unwrap()
+                .step(propose(leader, "final"))
+                .is_ok();
+            let msgs = network.peers.get_mut(&leader).unwrap().read_messages();
             network.send(msgs);
-            if !leaders(&network).is_empty() {
-                break;
+            if accepted {
+                break leader;
             }
             tick_all_and_send(&mut network);
-        }
-        let leader = leaders(&network)[0];
-        let _ = network
-            .peers
-            .get_mut(&leader)
-            .unwrap()
-            .step(propose(leader, "final"));
-        let msgs = network.peers.get_mut(&leader).unwrap().read_messages();
-        network.send(msgs);
+        };
         network.send(vec![beat(leader)]);
         check_cluster_safety(
             &network,
@@ -534,6 +549,23 @@ fn run_cluster(seed: u64, mutate_rate: f64) {
         let last = log.all_entries().last().cloned().unwrap();
         assert_eq!(&last.data[..], b"final", "seed {seed}");
     }
+}
+
+/// Ticks until every node follows one leader of the latest term (a stale
+/// leader of an older term does not count), and returns it.
+fn settled_leader(network: &mut Network, seed: u64) -> u64 {
+    for _ in 0..500 {
+        let max_term = (1..=3u64).map(|id| network.peers[&id].term).max().unwrap();
+        let settled = leaders(network).into_iter().find(|&l| {
+            network.peers[&l].term == max_term
+                && (1..=3u64).all(|id| network.peers[&id].leader_id == l)
+        });
+        if let Some(leader) = settled {
+            return leader;
+        }
+        tick_all_and_send(network);
+    }
+    panic!("seed {seed}: no settled leader after healing");
 }
 
 /// Election safety (one leader per term, §5.2) and state machine safety (no
@@ -566,14 +598,119 @@ fn check_cluster_safety(
 
 #[test]
 fn cluster_on_faulty_network_keeps_safety() {
-    for seed in 0..CLUSTER_SEEDS {
+    for seed in 0..CLUSTER_SEEDS * scale() {
         run_cluster(seed, 0.0);
     }
 }
 
 #[test]
 fn cluster_with_corrupted_messages_does_not_panic() {
-    for seed in 0..CLUSTER_SEEDS {
+    for seed in 0..CLUSTER_SEEDS * scale() {
         run_cluster(1000 + seed, 0.05);
     }
+}
+
+// Found by this fuzzer: a peer's message at term u64::MAX is adopted
+// (§5.1), after which the election timeout must not overflow term + 1.
+#[test]
+fn node_at_maximum_term_does_not_campaign() {
+    for pre_vote in [false, true] {
+        let mut r = new_test_raft_with_prevote(
+            1,
+            vec![1, 2, 3],
+            10,
+            1,
+            new_storage(vec![1, 2, 3]),
+            pre_vote,
+            &test_logger(),
+        );
+        let mut m = new_message(2, 1, MessageType::MsgHeartbeat, 0);
+        m.term = u64::MAX;
+        r.step(m).unwrap();
+        assert_eq!(r.term, u64::MAX);
+        for _ in 0..100 {
+            r.tick();
+        }
+        r.step(hup(1)).unwrap();
+        assert_eq!(r.state, StateRole::Follower, "pre_vote {pre_vote}");
+        assert_eq!(r.term, u64::MAX);
+    }
+}
+
+// Found by this fuzzer: a snapshot at index u64::MAX has no next index and
+// is ignored.
+#[test]
+fn snapshot_at_maximum_index_is_ignored() {
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
+    let mut m = new_message(2, 1, MessageType::MsgSnapshot, 0);
+    m.term = 1;
+    m.snapshot = Some(new_snapshot(u64::MAX, 1, vec![1, 2, 3])).into();
+    r.step(m).unwrap();
+    r.persist();
+    assert_eq!(r.raft_log.last_index(), 0);
+    assert_eq!(r.raft_log.committed, 0);
+}
+
+// Found by this fuzzer (soak): an entry at index u64::MAX would make the
+// log's length overflow; an append carrying one is ignored.
+#[test]
+fn append_reaching_maximum_index_is_ignored() {
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
+    let mut snap = new_message(2, 1, MessageType::MsgSnapshot, 0);
+    snap.term = 1;
+    snap.snapshot = Some(new_snapshot(u64::MAX - 2, 1, vec![1, 2, 3])).into();
+    r.step(snap).unwrap();
+    r.persist();
+    assert_eq!(r.raft_log.last_index(), u64::MAX - 2);
+    let ents = vec![empty_entry(1, u64::MAX - 1), empty_entry(1, u64::MAX)];
+    let mut m = new_message_with_entries(2, 1, MessageType::MsgAppend, ents);
+    m.term = 1;
+    m.index = u64::MAX - 2;
+    m.log_term = 1;
+    r.step(m).unwrap();
+    r.persist();
+    assert_eq!(r.raft_log.last_index(), u64::MAX - 2);
+}
+
+// Found by this fuzzer (soak): a snapshot at exactly the commit index but
+// of another term contradicts a committed entry (§5.4.3) and is ignored.
+#[test]
+fn snapshot_contradicting_committed_entry_is_ignored() {
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
+    let mut snap = new_message(2, 1, MessageType::MsgSnapshot, 0);
+    snap.term = 2;
+    snap.snapshot = Some(new_snapshot(3, 1, vec![1, 2, 3])).into();
+    r.step(snap.clone()).unwrap();
+    r.persist();
+    assert_eq!((r.raft_log.committed, r.raft_log.term(3).unwrap()), (3, 1));
+
+    snap.snapshot = Some(new_snapshot(3, 2, vec![1, 2, 3])).into();
+    r.step(snap).unwrap();
+    r.persist();
+    assert_eq!(
+        r.raft_log.term(3).unwrap(),
+        1,
+        "committed entry 3 rewritten"
+    );
 }

@@ -344,7 +344,11 @@ impl<T: Storage> Raft<T> {
             return;
         }
         let old_paused = pr.is_paused();
-        if !pr.maybe_update(m.index) {
+        // A snapshot the follower asked for may sit at or below `matched`:
+        // its acknowledgement then does not raise `matched`, but still ends
+        // the snapshot (KNOWN-BUGS 20).
+        let acks_snapshot = pr.state == ProgressState::Snapshot && m.index >= pr.pending_snapshot;
+        if !pr.maybe_update(m.index) && !acks_snapshot {
             return;
         }
         match pr.state {
@@ -357,6 +361,10 @@ impl<T: Storage> Raft<T> {
                         self.logger,
                         "snapshot caught up, resumed sending replication messages to {}", m.from
                     );
+                    if pr.pending_snapshot >= pr.pending_request_snapshot {
+                        // The snapshot served the follower's request.
+                        pr.pending_request_snapshot = INVALID_INDEX;
+                    }
                     pr.become_probe();
                 }
             }
@@ -520,6 +528,10 @@ fn entries_follow(m: &Message) -> Result<(), &'static str> {
             .ok_or("entry index overflows")?;
         if e.index != want {
             return Err("entries do not follow the message index");
+        }
+        if want == u64::MAX {
+            // No index could follow it (the log's length would overflow).
+            return Err("entry index at the maximum");
         }
         if e.term < prev_term {
             return Err("entry terms decrease");

@@ -111,6 +111,18 @@ impl<T: Storage> Raft<T> {
         if meta.index < self.raft_log.committed {
             return false;
         }
+        if meta.index == self.raft_log.committed && !self.raft_log.match_term(meta.index, meta.term)
+        {
+            // It contradicts the entry committed at that index (§5.4.3):
+            // nonsense from a peer, which must not rewrite committed state.
+            debug!(
+                self.logger,
+                "ignoring a snapshot that contradicts the committed entry";
+                "index" => meta.index,
+                "term" => meta.term,
+            );
+            return false;
+        }
         if self.state != StateRole::Follower {
             // Only a follower restores (a leader never receives a snapshot
             // of its own term from a peer); be safe and step down.
