@@ -69,6 +69,12 @@ impl Configuration {
         if n == 0 {
             return (u64::MAX, true);
         }
+        if n == 1 {
+            // A single voter is its own quorum, and no group can be shared:
+            // what the general case below computes, without the sort.
+            let only = self.voters.iter().next().copied().unwrap_or_default();
+            return (l.acked_index(only).unwrap_or_default().index, false);
+        }
         let mut stack = [Index::default(); STACK_VOTERS];
         let mut heap = Vec::new();
         let acked: &mut [Index] = if n <= STACK_VOTERS {
