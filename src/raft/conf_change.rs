@@ -58,23 +58,10 @@ impl<T: Storage> Raft<T> {
             return cs;
         }
 
-        // The quorum changed: the commit index may move.
-        if self.maybe_commit() {
-            self.bcast_append();
-        } else {
-            let self_id = self.id;
-            let mut ids: Vec<u64> = self
-                .prs
-                .iter()
-                .map(|(id, _)| *id)
-                .filter(|id| *id != self_id)
-                .collect();
-            ids.sort_unstable();
-            for id in ids {
-                // Probe new peers; send pending entries to everyone.
-                self.send_append(id);
-            }
-        }
+        // The quorum changed, so the commit index may move; new peers need a
+        // probe and everyone the entries they lack.
+        self.maybe_commit();
+        self.bcast_append();
         if let Some(transferee) = self.lead_transferee {
             if !self.prs.conf().voters().contains(transferee) {
                 self.abort_leader_transfer();

@@ -541,6 +541,5 @@ fn entries_follow(m: &Message) -> Result<(), &'static str> {
     if prev_term > m.term {
         return Err("entry term above the message term");
     }
-    let _ = INVALID_INDEX;
     Ok(())
 }
