@@ -9,6 +9,10 @@ use raft::prelude::{ConfState, Config, RawNode};
 use raft::storage::MemStorage;
 use raft::{Raft, StateRole, CAMPAIGN_ELECTION, CAMPAIGN_PRE_ELECTION, CAMPAIGN_TRANSFER};
 
+#[path = "support/short_group.rs"]
+mod short_group;
+use short_group::short;
+
 /// (voters, learners) shapes measured, as in raft-rs's benches.
 const SHAPES: [(u64, u64); 4] = [(0, 0), (3, 1), (5, 2), (7, 3)];
 
@@ -22,18 +26,6 @@ fn storage(voters: u64, learners: u64) -> MemStorage {
     let voter_ids: Vec<u64> = (1..=voters).collect();
     let learner_ids: Vec<u64> = (voters + 1..=voters + learners).collect();
     MemStorage::new_with_conf_state(ConfState::from((voter_ids, learner_ids)))
-}
-
-fn short<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
-    let mut group = c.benchmark_group(name);
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
-    group
 }
 
 fn bench_raft_new(c: &mut Criterion) {

@@ -1,24 +1,15 @@
 //! Hot paths of replication flow control: `Progress` updates and the
 //! `Inflights` ring, and the leader's commit computation over the tracker.
 
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use raft::prelude::{ConfState, Config};
 use raft::storage::MemStorage;
 use raft::{Inflights, Progress, Raft};
 
-fn short<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
-    let mut group = c.benchmark_group(name);
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
-    group
-}
+#[path = "support/short_group.rs"]
+mod short_group;
+use short_group::short;
 
 /// A follower in replicate state: 64 optimistic sends (each recorded in
 /// flight), then one acknowledgement for all of them.

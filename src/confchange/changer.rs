@@ -295,17 +295,6 @@ mod tests {
             .collect()
     }
 
-    fn ids_arg(case: &TestCase, key: &str) -> Vec<u64> {
-        case.arg(key)
-            .unwrap_or_default()
-            .iter()
-            .map(|v| {
-                v.parse()
-                    .unwrap_or_else(|_| panic!("{}: bad id {v}", case.pos))
-            })
-            .collect()
-    }
-
     fn bool_arg(case: &TestCase, key: &str) -> bool {
         match case.arg(key) {
             None => false,
@@ -356,10 +345,10 @@ mod tests {
                     "leave-joint" => Changer::new(&tracker).leave_joint(),
                     "restore" => {
                         let cs = ConfState {
-                            voters: ids_arg(case, "voters"),
-                            learners: ids_arg(case, "learners"),
-                            voters_outgoing: ids_arg(case, "outgoing"),
-                            learners_next: ids_arg(case, "learners_next"),
+                            voters: case.ids("voters"),
+                            learners: case.ids("learners"),
+                            voters_outgoing: case.ids("outgoing"),
+                            learners_next: case.ids("learners_next"),
                             auto_leave: bool_arg(case, "autoleave"),
                             ..Default::default()
                         };

@@ -43,6 +43,18 @@ impl TestCase {
             .find(|a| a.key == key)
             .map(|a| a.vals.as_slice())
     }
+
+    /// The values of argument `key` as node ids; none when absent.
+    pub fn ids(&self, key: &str) -> Vec<u64> {
+        self.arg(key)
+            .unwrap_or_default()
+            .iter()
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("{}: bad id {v}", self.pos))
+            })
+            .collect()
+    }
 }
 
 /// Splits a command line into the command and its arguments.

@@ -63,24 +63,13 @@ mod tests {
     use crate::util::id_set;
     use crate::JointConfig;
 
-    fn ids(case: &TestCase, key: &str) -> Vec<u64> {
-        case.arg(key)
-            .unwrap_or_default()
-            .iter()
-            .map(|v| {
-                v.parse()
-                    .unwrap_or_else(|_| panic!("{}: bad id {v}", case.pos))
-            })
-            .collect()
-    }
-
     /// The voters named by `cfg=(..)` (incoming) and `cfgj=(..)`
     /// (outgoing), and the list of distinct ids in the order written: cfg
     /// first, then the cfgj ids not in cfg. Per-voter arguments (`idx`,
     /// `votes`, `groups`) follow that order.
     fn config(case: &TestCase) -> (JointConfig, Vec<u64>) {
-        let incoming = ids(case, "cfg");
-        let outgoing = ids(case, "cfgj");
+        let incoming = case.ids("cfg");
+        let outgoing = case.ids("cfgj");
         let mut order = incoming.clone();
         for id in &outgoing {
             if !order.contains(id) {
