@@ -1,7 +1,6 @@
 //! Hot paths of replication flow control: `Progress` updates and the
 //! `Inflights` ring, and the leader's commit computation over the tracker.
 
-
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use raft::prelude::{ConfState, Config};
 use raft::storage::MemStorage;
