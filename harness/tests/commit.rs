@@ -3,17 +3,9 @@
 
 mod test_util;
 
-use harness::*;
 use raft::eraftpb::*;
 use raft::*;
 use test_util::*;
-
-fn elected(n: usize) -> Network {
-    let mut network = Network::new((0..n).map(|_| None).collect(), &test_logger());
-    network.send(vec![hup(1)]);
-    assert_eq!(leaders(&network), vec![1]);
-    network
-}
 
 fn append_response(from: u64, to: u64, term: u64, index: u64) -> Message {
     let mut m = new_message(from, to, MessageType::MsgAppendResponse, 0);

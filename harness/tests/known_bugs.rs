@@ -10,18 +10,6 @@ use raft::eraftpb::*;
 use raft::*;
 use test_util::*;
 
-fn elected_with(config: &Config, n: usize) -> Network {
-    let mut network =
-        Network::new_with_config((0..n).map(|_| None).collect(), config, &test_logger());
-    network.send(vec![hup(1)]);
-    assert_eq!(leaders(&network), vec![1]);
-    network
-}
-
-fn elected(n: usize) -> Network {
-    elected_with(&Network::default_config(), n)
-}
-
 fn append_response(from: u64, term: u64, index: u64, reject: bool, hint: u64) -> Message {
     let mut m = new_message(from, 1, MessageType::MsgAppendResponse, 0);
     m.term = term;

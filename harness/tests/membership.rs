@@ -28,7 +28,7 @@ use ConfChangeType::{AddLearnerNode, AddNode, RemoveNode};
 // the proposer expects stay right.
 #[test]
 fn second_conf_change_before_first_is_applied_becomes_empty_entry() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     let before = network.peers[&1].raft_log.last_index();
 
     network.send(vec![propose_cc(1, &simple(AddLearnerNode, 4))]);
@@ -85,7 +85,7 @@ fn second_conf_change_before_first_is_applied_becomes_empty_entry() {
 // pending behind it and becomes an empty entry at its own index.
 #[test]
 fn two_conf_changes_in_one_proposal_keep_only_the_first() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     let before = network.peers[&1].raft_log.last_index();
     let mut m = propose_cc(1, &simple(AddLearnerNode, 4));
     m.entries.push(cc_entry(&simple(AddLearnerNode, 5)));
@@ -113,7 +113,7 @@ fn two_conf_changes_in_one_proposal_keep_only_the_first() {
 // other than the leave while joint.
 #[test]
 fn invalid_conf_change_proposals_become_empty_entries() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
 
     let pending = network.peers[&1].pending_conf_index;
     network.send(vec![propose_cc(1, &ConfChangeV2::default())]);
@@ -168,7 +168,7 @@ fn invalid_conf_change_proposals_become_empty_entries() {
 // whole log as it stood at the election.
 #[test]
 fn new_leader_refuses_conf_changes_until_it_applies_its_inherited_log() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.drop(2, 1, 1.0);
     network.drop(3, 1, 1.0);
     network.send(vec![propose_cc(1, &simple(AddLearnerNode, 4))]);
@@ -206,7 +206,7 @@ fn new_leader_refuses_conf_changes_until_it_applies_its_inherited_log() {
 // configuration, and every node ends in the new configuration.
 #[test]
 fn leader_proposes_leave_once_enter_joint_is_applied() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     add_peer(&mut network, 4, &[1, 2, 3], &[]);
     network.send(vec![propose_cc(
         1,
@@ -238,7 +238,7 @@ fn leader_proposes_leave_once_enter_joint_is_applied() {
 // The Implicit transition leaves automatically even for a single change.
 #[test]
 fn implicit_transition_leaves_automatically() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(
         1,
         &joint("l4", ConfChangeTransition::Implicit),
@@ -258,7 +258,7 @@ fn implicit_transition_leaves_automatically() {
 // application proposes the leave.
 #[test]
 fn explicit_joint_change_waits_for_the_application_to_leave() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(
         1,
         &joint("l4 l5", ConfChangeTransition::Explicit),
@@ -291,7 +291,7 @@ fn explicit_joint_change_waits_for_the_application_to_leave() {
 // it under its own term and, once it applies it, proposes the leave.
 #[test]
 fn new_leader_proposes_leave_when_enter_joint_committed_after_election() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     // The followers take the entry, but the leader never hears back.
     network.drop(2, 1, 1.0);
     network.drop(3, 1, 1.0);
@@ -338,7 +338,7 @@ fn new_leader_proposes_leave_when_enter_joint_committed_after_election() {
 // entries up to its own first entry.
 #[test]
 fn new_leader_proposes_leave_when_it_applied_enter_joint_as_follower() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(
         1,
         &joint("l4 l5", ConfChangeTransition::Auto),
@@ -381,7 +381,7 @@ fn new_leader_proposes_leave_when_it_applied_enter_joint_as_follower() {
 // second leave, which would fail to apply.
 #[test]
 fn new_leader_does_not_propose_a_second_leave() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(
         1,
         &joint("l4 l5", ConfChangeTransition::Auto),
@@ -424,7 +424,7 @@ fn new_leader_does_not_propose_a_second_leave() {
 // commits proceed.
 #[test]
 fn joint_half_without_quorum_blocks_commits_until_it_recovers() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     add_peer(&mut network, 4, &[1, 2, 3], &[]);
     add_peer(&mut network, 5, &[1, 2, 3], &[]);
     network.send(vec![propose_cc(
@@ -485,7 +485,7 @@ fn joint_half_without_quorum_blocks_commits_until_it_recovers() {
 // counted: in a group of four, three acknowledgements commit, two do not.
 #[test]
 fn added_voter_catches_up_and_counts_toward_quorum() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     add_peer(&mut network, 4, &[1, 2, 3], &[]);
     network.send(vec![propose(1, "before")]);
     network.send(vec![propose_cc(1, &simple(AddNode, 4))]);
@@ -519,7 +519,7 @@ fn added_voter_catches_up_and_counts_toward_quorum() {
 // commit, in {1, 2, 3} they can.
 #[test]
 fn removed_voter_no_longer_counts_toward_quorum() {
-    let mut network = elected(4);
+    let mut network = elected_and_applied(4);
     network.send(vec![propose_cc(1, &simple(RemoveNode, 4))]);
     apply_committed(&mut network);
     for id in 1..=3 {
@@ -538,7 +538,7 @@ fn removed_voter_no_longer_counts_toward_quorum() {
 // applies the removal (the quorum is recomputed then).
 #[test]
 fn pending_entry_commits_when_the_leader_applies_a_removal() {
-    let mut network = elected(2);
+    let mut network = elected_and_applied(2);
     network.send(vec![propose_cc(1, &simple(RemoveNode, 2))]);
     network.isolate(2);
     network.send(vec![propose(1, "waits for 2")]);
@@ -554,7 +554,7 @@ fn pending_entry_commits_when_the_leader_applies_a_removal() {
 // long it goes without hearing from a leader.
 #[test]
 fn removed_follower_never_campaigns() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(1, &simple(RemoveNode, 3))]);
     apply_committed(&mut network);
     let r = &network.peers[&3];
@@ -577,7 +577,7 @@ fn removed_follower_never_campaigns() {
 // new leader that commits without it.
 #[test]
 fn removed_leader_steps_down_and_the_rest_elect_a_leader() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(1, &simple(RemoveNode, 1))]);
     apply_committed(&mut network);
     for id in 1..=3 {
@@ -598,7 +598,7 @@ fn removed_leader_steps_down_and_the_rest_elect_a_leader() {
 // A node demoted to learner stops campaigning but keeps receiving the log.
 #[test]
 fn demoted_follower_stops_campaigning_but_keeps_replicating() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(1, &simple(AddLearnerNode, 3))]);
     apply_committed(&mut network);
     for id in 1..=3 {
@@ -625,7 +625,7 @@ fn demoted_follower_stops_campaigning_but_keeps_replicating() {
 // leader follows it as a learner.
 #[test]
 fn demoted_leader_steps_down_and_follows_as_learner() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     network.send(vec![propose_cc(1, &simple(AddLearnerNode, 1))]);
     apply_committed(&mut network);
     assert_eq!(conf(&network, 1), conf_state(&[2, 3], &[1]));
@@ -722,7 +722,7 @@ fn learner_never_campaigns_when_the_leader_is_gone() {
 // Adding a learner gives it the log; removing it stops the replication.
 #[test]
 fn adding_and_removing_a_learner() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     add_peer(&mut network, 4, &[1, 2, 3], &[]);
     network.send(vec![propose_cc(1, &simple(AddLearnerNode, 4))]);
     apply_committed(&mut network);
@@ -806,7 +806,7 @@ fn learner_not_yet_aware_of_its_promotion_votes() {
 // no ticks; once it applies it, it campaigns and wins.
 #[test]
 fn follower_with_committed_unapplied_conf_change_does_not_campaign() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     apply_committed(&mut network);
     network.send(vec![propose_cc(1, &simple(AddLearnerNode, 4))]);
     let cc_index = network.peers[&1].raft_log.last_index();
@@ -839,7 +839,7 @@ fn follower_with_committed_unapplied_conf_change_does_not_campaign() {
 // down; the new voters elect a leader and the old one goes quiet.
 #[test]
 fn leader_replaced_through_a_joint_configuration() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     add_peer(&mut network, 4, &[1, 2, 3], &[]);
     network.send(vec![propose_cc(
         1,
@@ -876,7 +876,7 @@ fn leader_replaced_through_a_joint_configuration() {
 // leads until the application proposes the leave.
 #[test]
 fn leader_replaced_through_an_explicit_joint_configuration() {
-    let mut network = elected(3);
+    let mut network = elected_and_applied(3);
     add_peer(&mut network, 4, &[1, 2, 3], &[]);
     network.send(vec![propose_cc(
         1,
@@ -934,10 +934,9 @@ fn raw_node_application_leaves_joint_automatically() {
 // ---------------------------------------------------------------------------
 
 /// A network of `n` voters with node 1 elected and its first entry applied.
-fn elected(n: usize) -> Network {
-    let mut network = Network::new((0..n).map(|_| None).collect(), &test_logger());
-    network.send(vec![hup(1)]);
-    assert_eq!(leaders(&network), vec![1]);
+/// [`test_util::elected`], with every committed entry applied on every node.
+fn elected_and_applied(n: usize) -> Network {
+    let mut network = elected(n);
     apply_committed(&mut network);
     network
 }

@@ -8,13 +8,6 @@ use raft::eraftpb::*;
 use raft::*;
 use test_util::*;
 
-fn elected(n: usize) -> Network {
-    let mut network = Network::new((0..n).map(|_| None).collect(), &test_logger());
-    network.send(vec![hup(1)]);
-    assert_eq!(leaders(&network), vec![1]);
-    network
-}
-
 // §5.3: the leader appends a proposal to its log at its own term.
 #[test]
 fn leader_appends_proposal_at_its_term() {

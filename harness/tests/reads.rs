@@ -505,18 +505,6 @@ fn raw_node_read_index_comes_out_in_ready() {
 
 // ---- helpers ----
 
-fn elected_with(config: &Config, n: usize) -> Network {
-    let mut network =
-        Network::new_with_config((0..n).map(|_| None).collect(), config, &test_logger());
-    network.send(vec![hup(1)]);
-    assert_eq!(leaders(&network), vec![1]);
-    network
-}
-
-fn elected(n: usize) -> Network {
-    elected_with(&Network::default_config(), n)
-}
-
 /// A local read request to `id` carrying `ctx`.
 fn read_request(id: u64, ctx: &[u8]) -> Message {
     let mut m = new_message(id, id, MessageType::MsgReadIndex, 0);

@@ -8,13 +8,6 @@ use raft::eraftpb::*;
 use raft::*;
 use test_util::*;
 
-fn elected(n: usize) -> Network {
-    let mut network = Network::new((0..n).map(|_| None).collect(), &test_logger());
-    network.send(vec![hup(1)]);
-    assert_eq!(leaders(&network), vec![1]);
-    network
-}
-
 fn append(from: u64, to: u64, term: u64, index: u64, log_term: u64, ents: Vec<Entry>) -> Message {
     let mut m = new_message_with_entries(from, to, MessageType::MsgAppend, ents);
     m.term = term;

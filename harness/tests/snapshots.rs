@@ -615,13 +615,6 @@ fn newer_snapshot_replaces_an_unhanded_one() {
 
 // ---- helpers ----
 
-fn elected(n: usize) -> Network {
-    let mut network = Network::new((0..n).map(|_| None).collect(), &test_logger());
-    network.send(vec![hup(1)]);
-    assert_eq!(leaders(&network), vec![1]);
-    network
-}
-
 /// Three nodes; node 3 missed five entries that the leader then compacted
 /// away (its storage's first index is its commit index). All links healed.
 fn lagging_follower_behind_compaction() -> Network {

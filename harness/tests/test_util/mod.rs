@@ -312,3 +312,18 @@ pub fn restart(network: &mut Network, id: u64) {
     let node = new_test_raft_with_config(&config, storage, &test_logger());
     network.peers.insert(id, node);
 }
+
+/// An `n`-node network built with `config` in which node 1 campaigned and
+/// became the only leader.
+pub fn elected_with(config: &Config, n: usize) -> Network {
+    let mut network =
+        Network::new_with_config((0..n).map(|_| None).collect(), config, &test_logger());
+    network.send(vec![hup(1)]);
+    assert_eq!(leaders(&network), vec![1]);
+    network
+}
+
+/// [`elected_with`] the network's default configuration.
+pub fn elected(n: usize) -> Network {
+    elected_with(&Network::default_config(), n)
+}
