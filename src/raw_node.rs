@@ -127,7 +127,9 @@ pub struct Ready {
     hs: Option<HardState>,
     read_states: Vec<ReadState>,
     entries: Vec<Entry>,
-    snapshot: Snapshot,
+    /// Boxed and usually absent: most `Ready`s carry no snapshot, and an
+    /// inline empty one would be built and dropped with each of them.
+    snapshot: Option<Box<Snapshot>>,
     light: LightReady,
     persisted_messages: Vec<Message>,
     must_sync: bool,
@@ -184,7 +186,10 @@ impl Ready {
     /// A snapshot to persist and apply; empty when there is none.
     #[inline]
     pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+        match &self.snapshot {
+            Some(snapshot) => snapshot,
+            None => Snapshot::default_instance(),
+        }
     }
 
     /// Committed entries to apply to the state machine, in log order.
@@ -571,7 +576,7 @@ impl<T: Storage> RawNode<T> {
         };
         if let Some(snapshot) = self.raft.raft_log.unstable_snapshot() {
             let (index, term) = (snapshot.metadata.index, snapshot.metadata.term);
-            rd.snapshot = snapshot.clone();
+            rd.snapshot = Some(Box::new(snapshot.clone()));
             rd.must_sync = true;
             record.snapshot = Some((index, term));
             // The snapshot stands for every entry up to its index: none of
