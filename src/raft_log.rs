@@ -178,15 +178,49 @@ impl<T: Storage> RaftLog<T> {
         idx <= self.last_index() && idx + 1 >= self.first_index()
     }
 
+    /// `(first_index(), last_index())`, for the operations that need both:
+    /// reading them once and passing them on spares the storage calls (a
+    /// lock each in `MemStorage`) that every helper would repeat.
+    pub(crate) fn bounds(&self) -> LogBounds {
+        LogBounds {
+            first: self.first_index(),
+            last: self.last_index(),
+        }
+    }
+
+    /// [`term`](Self::term), with the bounds already read.
+    pub(crate) fn term_within(&self, idx: u64, bounds: LogBounds) -> Result<u64> {
+        if let Some(term) = self.unstable.maybe_term(idx) {
+            return Ok(term);
+        }
+        if !bounds.holds_term_of(idx) {
+            return Ok(0);
+        }
+        self.store.term(idx)
+    }
+
+    /// [`match_term`](Self::match_term), with the bounds already read.
+    fn match_term_within(&self, idx: u64, term: u64, bounds: LogBounds) -> bool {
+        if let Some(t) = self.unstable.maybe_term(idx) {
+            return t == term;
+        }
+        bounds.holds_term_of(idx) && self.store.term(idx).is_ok_and(|t| t == term)
+    }
+
     /// The index of the first entry of `ents` that this log does not hold
     /// with the same term: an entry conflicting with ours, or the first new
     /// one. 0 when the log already holds every entry of `ents`.
     ///
     /// `ents` must be contiguous.
     pub fn find_conflict(&self, ents: &[Entry]) -> u64 {
+        self.find_conflict_within(ents, self.bounds())
+    }
+
+    /// [`find_conflict`](Self::find_conflict), with the bounds already read.
+    fn find_conflict_within(&self, ents: &[Entry], bounds: LogBounds) -> u64 {
         for e in ents {
-            if !self.match_term(e.index, e.term) {
-                if e.index <= self.last_index() {
+            if !self.match_term_within(e.index, e.term, bounds) {
+                if e.index <= bounds.last {
                     slog::info!(
                         self.unstable.logger,
                         "found conflict at index {index}",
@@ -288,7 +322,8 @@ impl<T: Storage> RaftLog<T> {
     /// previous entry does not match or `ents` do not follow it, else the
     /// conflict index (0 when nothing changes) and the last new index.
     fn check_append(&self, idx: u64, term: u64, ents: &[Entry]) -> Option<(u64, u64)> {
-        if !self.match_term(idx, term) {
+        let bounds = self.bounds();
+        if !self.match_term_within(idx, term, bounds) {
             return None;
         }
         let follows = ents
@@ -305,7 +340,7 @@ impl<T: Storage> RaftLog<T> {
             return None;
         }
         let last_new_index = idx + ents.len() as u64;
-        let conflict_index = self.find_conflict(ents);
+        let conflict_index = self.find_conflict_within(ents, bounds);
         if conflict_index != 0 {
             assert!(
                 conflict_index > self.committed,
@@ -517,11 +552,21 @@ impl<T: Storage> RaftLog<T> {
         max_size: impl Into<Option<u64>>,
         context: GetEntriesContext,
     ) -> Result<Vec<Entry>> {
-        let last = self.last_index();
-        if idx > last {
+        self.entries_within(idx, max_size.into(), context, self.bounds())
+    }
+
+    /// [`entries`](Self::entries), with the bounds already read.
+    pub(crate) fn entries_within(
+        &self,
+        idx: u64,
+        max_size: Option<u64>,
+        context: GetEntriesContext,
+        bounds: LogBounds,
+    ) -> Result<Vec<Entry>> {
+        if idx > bounds.last {
             return Ok(vec![]);
         }
-        self.slice(idx, last + 1, max_size, context)
+        self.slice_within(idx, bounds.last + 1, max_size, context, bounds)
     }
 
     /// Every entry of the log.
@@ -561,16 +606,22 @@ impl<T: Storage> RaftLog<T> {
     /// If the storage cannot return committed entries: they are readable by
     /// the storage contract.
     pub fn next_entries_since(&self, since_idx: u64, max_size: Option<u64>) -> Option<Vec<Entry>> {
-        let offset = cmp::max(since_idx + 1, self.first_index());
+        let first = self.first_index();
+        let offset = cmp::max(since_idx + 1, first);
         let high = self.applied_index_upper_bound() + 1;
         if high <= offset {
             return None;
         }
-        match self.slice(
+        let bounds = LogBounds {
+            first,
+            last: self.last_index(),
+        };
+        match self.slice_within(
             offset,
             high,
             max_size,
             GetEntriesContext::new(GetEntriesFor::GenReady),
+            bounds,
         ) {
             Ok(ents) => Some(ents),
             Err(e) => panic!("cannot read committed entries [{offset}, {high}): {e}"),
@@ -670,8 +721,19 @@ impl<T: Storage> RaftLog<T> {
         max_size: impl Into<Option<u64>>,
         context: GetEntriesContext,
     ) -> Result<Vec<Entry>> {
-        let max_size = max_size.into();
-        self.check_bounds(low, high)?;
+        self.slice_within(low, high, max_size.into(), context, self.bounds())
+    }
+
+    /// [`slice`](Self::slice), with the bounds already read.
+    fn slice_within(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: Option<u64>,
+        context: GetEntriesContext,
+        bounds: LogBounds,
+    ) -> Result<Vec<Entry>> {
+        bounds.check(low, high)?;
         if low == high {
             return Ok(vec![]);
         }
@@ -692,19 +754,37 @@ impl<T: Storage> RaftLog<T> {
         limit_entries_size(&mut ents, max_size);
         Ok(ents)
     }
+}
 
-    /// Checks `[low, high)` against the log: `Err(Compacted)` below the
+/// The first and last index of a log, read together (see
+/// [`RaftLog::bounds`]). Valid until the log or its storage changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LogBounds {
+    /// [`RaftLog::first_index`].
+    pub(crate) first: u64,
+    /// [`RaftLog::last_index`].
+    pub(crate) last: u64,
+}
+
+impl LogBounds {
+    /// Whether `idx` is in `[first - 1, last]`, the indexes whose term the
+    /// log knows.
+    fn holds_term_of(self, idx: u64) -> bool {
+        idx <= self.last && idx + 1 >= self.first
+    }
+
+    /// Checks `[low, high)` against the bounds: `Err(Compacted)` below the
     /// first index, panics when reversed or past the last index.
-    fn check_bounds(&self, low: u64, high: u64) -> Result<()> {
+    fn check(self, low: u64, high: u64) -> Result<()> {
         assert!(low <= high, "invalid slice [{low}, {high})");
-        let first_index = self.first_index();
-        if low < first_index {
+        if low < self.first {
             return Err(Error::Store(StorageError::Compacted));
         }
-        let last_index = self.last_index();
         assert!(
-            high <= last_index + 1,
-            "slice [{low}, {high}) out of bound [{first_index}, {last_index}]"
+            high <= self.last + 1,
+            "slice [{low}, {high}) out of bound [{}, {}]",
+            self.first,
+            self.last
         );
         Ok(())
     }
@@ -787,6 +867,49 @@ mod tests {
             log.to_string(),
             "committed=3, persisted=5, applied=3, unstable.offset=6, unstable.entries.len()=0"
         );
+    }
+
+    #[test]
+    fn reads_with_bounds_read_once_agree_with_the_plain_reads() {
+        // Stored 4..=6 after a snapshot at 3, unstable 7..=8, so every read
+        // meets the compaction point, the storage, the unstable tail and
+        // the space past the log.
+        let log = log_with(3, &entries(4..=6, 2), &entries(7..=8, 3));
+        let bounds = log.bounds();
+        assert_eq!(bounds, LogBounds { first: 4, last: 8 });
+        for idx in 0..=10 {
+            assert_eq!(
+                log.term_within(idx, bounds).ok(),
+                log.term(idx).ok(),
+                "term of {idx}"
+            );
+            assert_eq!(
+                log.match_term_within(idx, 2, bounds),
+                log.match_term(idx, 2),
+                "match_term of {idx}"
+            );
+        }
+        for idx in 2..=10 {
+            assert_eq!(
+                log.entries_within(idx, Some(NO_LIMIT), ctx(), bounds).ok(),
+                log.entries(idx, NO_LIMIT, ctx()).ok(),
+                "entries from {idx}"
+            );
+        }
+        assert_eq!(
+            log.entries_within(3, None, ctx(), bounds),
+            Err(Error::Store(StorageError::Compacted))
+        );
+        let new = entries(6..=9, 3);
+        assert_eq!(log.find_conflict_within(&new, bounds), 6);
+        assert_eq!(log.find_conflict(&new), 6);
+    }
+
+    #[test]
+    #[should_panic(expected = "slice [5, 10) out of bound [4, 8]")]
+    fn slice_past_the_bounds_panics_with_both_bounds() {
+        let log = log_with(3, &entries(4..=6, 2), &entries(7..=8, 3));
+        let _ = log.slice(5, 10, None, ctx());
     }
 
     #[test]

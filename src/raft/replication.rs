@@ -11,6 +11,7 @@ use slog::{debug, error, info};
 
 use crate::eraftpb::{Entry, Message, MessageType};
 use crate::errors::{Error, StorageError};
+use crate::raft_log::LogBounds;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
 use crate::tracker::ProgressState;
 use crate::util::is_continuous_ents;
@@ -69,21 +70,29 @@ impl<T: Storage> Raft<T> {
                 return false;
             }
         } else {
-            if !send_if_empty && next_idx > self.raft_log.last_index() {
+            let last = self.raft_log.last_index();
+            if !send_if_empty && next_idx > last {
                 // Nothing new to send: decided before reading the log (this
                 // runs after every acknowledgement).
                 return false;
             }
+            // Each bound read once for the fetch and the term below.
+            let bounds = LogBounds {
+                first: self.raft_log.first_index(),
+                last,
+            };
             let ctx = GetEntriesContext::new(GetEntriesFor::SendAppend {
                 to,
                 term: self.term,
                 aggressively: !send_if_empty,
             });
-            let ents = self.raft_log.entries(next_idx, self.max_msg_size, ctx);
+            let ents = self
+                .raft_log
+                .entries_within(next_idx, Some(self.max_msg_size), ctx, bounds);
             if !send_if_empty && ents.as_ref().is_ok_and(|e| e.is_empty()) {
                 return false;
             }
-            let term = self.raft_log.term(next_idx - 1);
+            let term = self.raft_log.term_within(next_idx - 1, bounds);
             match (term, ents) {
                 (Ok(term), Ok(ents)) => {
                     if self.batch_append && self.try_batching(to, &ents) {
