@@ -316,6 +316,33 @@ impl ProgressTracker {
         );
     }
 
+    /// Replaces the configuration with the non-joint one of `voters` and
+    /// `learners`, every peer with a fresh progress starting at `next_idx`
+    /// (marked recently active, as [`apply_conf`](Self::apply_conf) does),
+    /// and clears the votes. Fills the existing sets and map in place, so
+    /// a tracker made with [`with_capacity`](Self::with_capacity) for these
+    /// numbers of peers does not allocate again.
+    ///
+    /// The caller guarantees the ids are non-zero and distinct across both
+    /// lists: the result is then what adding them one change at a time
+    /// through the [`Changer`](crate::Changer) gives.
+    pub(crate) fn reset_plain(&mut self, voters: &[u64], learners: &[u64], next_idx: u64) {
+        self.clear();
+        self.conf.voters.incoming.extend(voters.iter().copied());
+        self.conf.learners.extend(learners.iter().copied());
+        self.progress.reserve(voters.len() + learners.len());
+        for &id in voters.iter().chain(learners) {
+            let mut pr = Progress::new(next_idx, self.max_inflight);
+            pr.recent_active = true;
+            self.progress.insert(id, pr);
+        }
+        debug_assert!(
+            self.progress.len() == voters.len() + learners.len()
+                && self.conf.voters.incoming.len() == voters.len(),
+            "ids not distinct: voters {voters:?} learners {learners:?}"
+        );
+    }
+
     /// The active configuration.
     pub fn conf(&self) -> &Configuration {
         &self.conf
