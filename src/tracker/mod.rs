@@ -160,7 +160,9 @@ impl ProgressTracker {
         ProgressTracker {
             progress: HashMap::with_capacity_and_hasher(voters + learners, Default::default()),
             conf: Configuration::with_capacity(voters, learners),
-            votes: HashMap::with_capacity_and_hasher(voters, Default::default()),
+            // Only a node that campaigns records votes, and most never do:
+            // the map allocates at the first vote and keeps its room.
+            votes: HashMap::default(),
             max_inflight,
             group_commit: false,
         }
