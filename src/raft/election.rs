@@ -1,5 +1,7 @@
 //! Ticks, campaigns, votes and role transitions (§5.2, §5.4.1, thesis §9.6).
 
+use std::fmt;
+
 use slog::{debug, info, warn};
 
 use crate::eraftpb::{EntryType, Message, MessageType};
@@ -15,6 +17,16 @@ use super::{
 /// The byte size of one page when scanning unapplied entries for
 /// configuration changes.
 const CONF_SCAN_PAGE_BYTES: u64 = 1 << 20;
+
+/// A number for a log message, computed only if the message is formatted:
+/// a line the drain filters out then costs no storage reads.
+struct Lazy<F>(F);
+
+impl<F: Fn() -> u64> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&(self.0)(), f)
+    }
+}
 
 impl<T: Storage> Raft<T> {
     /// Advances the node's clock by one tick. Returns true when the tick
@@ -259,8 +271,8 @@ impl<T: Storage> Raft<T> {
         info!(
             self.logger,
             "[logterm: {}, index: {}, vote: {}] {} vote for {}",
-            self.raft_log.last_term(),
-            self.raft_log.last_index(),
+            Lazy(|| self.raft_log.last_term()),
+            Lazy(|| self.raft_log.last_index()),
             self.vote,
             what,
             m.from;
@@ -414,4 +426,25 @@ impl<T: Storage> Raft<T> {
 #[inline]
 pub(crate) fn is_set(index: u64) -> bool {
     index != INVALID_INDEX
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn lazy_number_is_computed_only_when_formatted() {
+        let calls = Cell::new(0);
+        let lazy = Lazy(|| {
+            calls.set(calls.get() + 1);
+            42
+        });
+        let args = format_args!("{lazy}");
+        let _ = args;
+        assert_eq!(calls.get(), 0);
+        assert_eq!(format!("[{lazy}] [{lazy:>4}]"), "[42] [  42]");
+        assert_eq!(calls.get(), 2);
+    }
 }
