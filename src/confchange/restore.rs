@@ -2,9 +2,9 @@
 //! is applied).
 
 use crate::eraftpb::{ConfChangeSingle, ConfChangeType, ConfState};
-use crate::tracker::{Configuration, ProgressTracker};
+use crate::tracker::ProgressTracker;
 use crate::util::{format_ids, id_set};
-use crate::{Changer, Error, HashSet, MapChange, MapChangeType, Result};
+use crate::{Changer, Error, HashSet, Result};
 
 fn single(node_id: u64, change_type: ConfChangeType) -> ConfChangeSingle {
     let mut cc = ConfChangeSingle {
@@ -61,12 +61,20 @@ fn to_conf_change_single(cs: &ConfState) -> (Vec<ConfChangeSingle>, Vec<ConfChan
 /// time, then entering the joint configuration if there is one) and the
 /// result is compared with `cs` as sets: an inconsistent `ConfState` is
 /// refused with [`Error::ConfChangeError`] and the tracker is left
-/// untouched. An empty `ConfState` gives an empty tracker.
+/// untouched. An empty `ConfState` gives an empty tracker. A plain state
+/// (see [`is_plain`]) cannot fail that replay, so it is built in one step
+/// with the same result.
 pub(crate) fn restore(tracker: &mut ProgressTracker, next_idx: u64, cs: &ConfState) -> Result<()> {
     if is_plain(cs) {
-        restore_plain(tracker, next_idx, cs);
+        tracker.reset_plain(&cs.voters, &cs.learners, next_idx);
         return Ok(());
     }
+    restore_by_replay(tracker, next_idx, cs)
+}
+
+/// [`restore`] for any `ConfState`, by replaying its changes through the
+/// [`Changer`] and checking the result.
+fn restore_by_replay(tracker: &mut ProgressTracker, next_idx: u64, cs: &ConfState) -> Result<()> {
     let mut rebuilt = tracker.clone();
     rebuilt.clear();
     let (outgoing, incoming) = to_conf_change_single(cs);
@@ -98,9 +106,14 @@ pub(crate) fn restore(tracker: &mut ProgressTracker, next_idx: u64, cs: &ConfSta
     Ok(())
 }
 
+/// Up to this many members, [`is_plain`] looks for repeated ids by
+/// comparing every pair instead of filling a set.
+const PAIRWISE_MEMBERS: usize = 32;
+
 /// Whether `cs` is a non-joint configuration of distinct, non-zero ids
 /// with at least one voter: the one-change-at-a-time rebuild of such a
-/// state cannot fail and gives exactly its voters and learners.
+/// state cannot fail and gives exactly its voters and learners, which
+/// [`ProgressTracker::reset_plain`] builds directly.
 fn is_plain(cs: &ConfState) -> bool {
     if cs.voters.is_empty()
         || !cs.voters_outgoing.is_empty()
@@ -109,31 +122,23 @@ fn is_plain(cs: &ConfState) -> bool {
     {
         return false;
     }
-    let mut seen = HashSet::default();
+    let members = cs.voters.len() + cs.learners.len();
+    if members <= PAIRWISE_MEMBERS {
+        let (voters, learners) = (&cs.voters, &cs.learners);
+        return voters
+            .iter()
+            .enumerate()
+            .all(|(i, &id)| id != 0 && !voters[..i].contains(&id))
+            && learners
+                .iter()
+                .enumerate()
+                .all(|(i, &id)| id != 0 && !voters.contains(&id) && !learners[..i].contains(&id));
+    }
+    let mut seen = HashSet::with_capacity_and_hasher(members, Default::default());
     cs.voters
         .iter()
         .chain(&cs.learners)
         .all(|&id| id != 0 && seen.insert(id))
-}
-
-/// The rebuild of a [`is_plain`] state in one step: the same configuration
-/// and the same progress, added in the same order, as applying its changes
-/// one by one (which costs a configuration copy and check per peer, on
-/// every node start).
-fn restore_plain(tracker: &mut ProgressTracker, next_idx: u64, cs: &ConfState) {
-    let mut voters = HashSet::with_capacity_and_hasher(cs.voters.len(), Default::default());
-    let mut learners = HashSet::with_capacity_and_hasher(cs.learners.len(), Default::default());
-    let mut changes = MapChange::with_capacity(cs.voters.len() + cs.learners.len());
-    for &id in &cs.voters {
-        voters.insert(id);
-        changes.push((id, MapChangeType::Add));
-    }
-    for &id in &cs.learners {
-        learners.insert(id);
-        changes.push((id, MapChangeType::Add));
-    }
-    tracker.clear();
-    tracker.apply_conf(Configuration::new(voters, learners), changes, next_idx);
 }
 
 fn same_sets(restored: &ConfState, cs: &ConfState) -> bool {
@@ -159,7 +164,8 @@ fn describe(cs: &ConfState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Error, ProgressState};
+    use crate::tracker::Configuration;
+    use crate::{Error, Progress, ProgressState};
     use proptest::prelude::*;
 
     fn conf_state(
@@ -296,7 +302,55 @@ mod tests {
             })
     }
 
+    /// Everything a restore sets: configuration, progress by id, votes.
+    fn snapshot(tracker: &ProgressTracker) -> (Configuration, Vec<(u64, Progress)>, usize) {
+        let mut progress: Vec<_> = tracker.iter().map(|(id, pr)| (*id, pr.clone())).collect();
+        progress.sort_unstable_by_key(|(id, _)| *id);
+        (tracker.conf().clone(), progress, tracker.votes().len())
+    }
+
+    #[test]
+    fn plain_states_are_recognised() {
+        assert!(is_plain(&conf_state(&[1, 2, 3], &[4], &[], &[], false)));
+        // A repeat, a zero id, a peer in both roles, no voter, joint.
+        assert!(!is_plain(&conf_state(&[1, 2, 1], &[], &[], &[], false)));
+        assert!(!is_plain(&conf_state(&[1, 0], &[], &[], &[], false)));
+        assert!(!is_plain(&conf_state(&[1, 2], &[2], &[], &[], false)));
+        assert!(!is_plain(&conf_state(&[], &[2], &[], &[], false)));
+        assert!(!is_plain(&conf_state(&[1], &[], &[1], &[], false)));
+        // Past the pairwise limit the set-based check decides.
+        let many: Vec<u64> = (1..=40).collect();
+        assert!(is_plain(&conf_state(&many, &[41], &[], &[], false)));
+        assert!(!is_plain(&conf_state(&many, &[40], &[], &[], false)));
+    }
+
     proptest! {
+        /// The one-step restore of a plain state gives exactly what
+        /// replaying it through the Changer gives, from any starting
+        /// tracker; states that are not plain (repeats, zero ids, a peer
+        /// in both roles, no voter) take the replay path and so agree
+        /// trivially, errors included.
+        #[test]
+        fn one_step_restore_matches_the_replay(
+            voters in proptest::collection::vec(0u64..12, 0..8),
+            learners in proptest::collection::vec(0u64..12, 0..4),
+            before in proptest::collection::vec(1u64..12, 1..4),
+            next_idx in 1u64..100,
+        ) {
+            let cs = conf_state(&voters, &learners, &[], &[], false);
+            let mut fast = ProgressTracker::with_capacity(voters.len(), learners.len(), 4);
+            let mut replayed = ProgressTracker::new(4);
+            for t in [&mut fast, &mut replayed] {
+                restore(t, 3, &conf_state(&before, &[], &[], &[], false)).unwrap();
+                t.record_vote(before[0], true);
+            }
+            let fast_result = restore(&mut fast, next_idx, &cs).map_err(|e| e.to_string());
+            let replayed_result =
+                restore_by_replay(&mut replayed, next_idx, &cs).map_err(|e| e.to_string());
+            prop_assert_eq!(fast_result, replayed_result);
+            prop_assert_eq!(snapshot(&fast), snapshot(&replayed));
+        }
+
         /// Restoring any valid ConfState reproduces it.
         #[test]
         fn restore_round_trips_valid_conf_states(cs in valid_conf_state(), next_idx in 1u64..100) {

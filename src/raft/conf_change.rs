@@ -40,13 +40,19 @@ impl<T: Storage> Raft<T> {
     /// leader recompute the commit index and abort a transfer to a removed
     /// node. Returns the new configuration.
     pub fn post_conf_change(&mut self) -> ConfState {
+        self.act_on_conf();
+        self.prs.conf().to_conf_state()
+    }
+
+    /// [`post_conf_change`](Self::post_conf_change) without building the
+    /// `ConfState`, for callers that do not need it.
+    pub(super) fn act_on_conf(&mut self) {
         info!(self.logger, "switched to configuration"; "config" => ?self.prs.conf());
-        let cs = self.prs.conf().to_conf_state();
         let is_voter = self.prs.conf().voters().contains(self.id);
         self.promotable = is_voter;
 
-        if self.state != StateRole::Leader || cs.voters.is_empty() {
-            return cs;
+        if self.state != StateRole::Leader || self.prs.conf().voters().incoming().is_empty() {
+            return;
         }
         if !is_voter {
             // A leader that removed or demoted itself steps down, or it
@@ -55,7 +61,7 @@ impl<T: Storage> Raft<T> {
             info!(self.logger, "leader is no longer a voter; stepping down");
             let term = self.term;
             self.become_follower(term, INVALID_ID);
-            return cs;
+            return;
         }
 
         // The quorum changed, so the commit index may move; new peers need a
@@ -67,6 +73,5 @@ impl<T: Storage> Raft<T> {
                 self.abort_leader_transfer();
             }
         }
-        cs
     }
 }

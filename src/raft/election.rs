@@ -1,5 +1,7 @@
 //! Ticks, campaigns, votes and role transitions (§5.2, §5.4.1, thesis §9.6).
 
+use std::fmt;
+
 use slog::{debug, info, warn};
 
 use crate::eraftpb::{EntryType, Message, MessageType};
@@ -15,6 +17,19 @@ use super::{
 /// The byte size of one page when scanning unapplied entries for
 /// configuration changes.
 const CONF_SCAN_PAGE_BYTES: u64 = 1 << 20;
+
+/// Up to this many voters, a campaign sorts their ids on the stack.
+const STACK_VOTERS: usize = 16;
+
+/// A number for a log message, computed only if the message is formatted:
+/// a line the drain filters out then costs no storage reads.
+struct Lazy<F>(F);
+
+impl<F: Fn() -> u64> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&(self.0)(), f)
+    }
+}
 
 impl<T: Storage> Raft<T> {
     /// Advances the node's clock by one tick. Returns true when the tick
@@ -137,11 +152,28 @@ impl<T: Storage> Raft<T> {
         }
 
         let (commit, commit_term) = self.raft_log.commit_info();
-        let mut voters: Vec<u64> = self.prs.conf().voters().ids().iter().collect();
+        // The voters in ascending order, so requests go out in a
+        // deterministic order; on the stack for usual cluster sizes.
+        let conf_voters = self.prs.conf().voters();
+        let ids = conf_voters.ids();
+        let mut stack = [0u64; STACK_VOTERS];
+        let mut heap = Vec::new();
+        let at_most = conf_voters.incoming().len() + conf_voters.outgoing().len();
+        let voters: &mut [u64] = if at_most <= STACK_VOTERS {
+            let mut n = 0;
+            for (slot, id) in stack.iter_mut().zip(ids.iter()) {
+                *slot = id;
+                n += 1;
+            }
+            &mut stack[..n]
+        } else {
+            heap.extend(ids.iter());
+            &mut heap
+        };
         voters.sort_unstable();
         let last_index = self.raft_log.last_index();
         let last_term = self.raft_log.last_term();
-        for id in voters {
+        for &id in voters.iter() {
             if id == self_id {
                 continue;
             }
@@ -259,8 +291,8 @@ impl<T: Storage> Raft<T> {
         info!(
             self.logger,
             "[logterm: {}, index: {}, vote: {}] {} vote for {}",
-            self.raft_log.last_term(),
-            self.raft_log.last_index(),
+            Lazy(|| self.raft_log.last_term()),
+            Lazy(|| self.raft_log.last_index()),
             self.vote,
             what,
             m.from;
@@ -414,4 +446,66 @@ impl<T: Storage> Raft<T> {
 #[inline]
 pub(crate) fn is_set(index: u64) -> bool {
     index != INVALID_INDEX
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use slog::{o, Logger};
+
+    use super::*;
+    use crate::eraftpb::ConfState;
+    use crate::storage::MemStorage;
+    use crate::Config;
+
+    fn candidate(cs: ConfState) -> Raft<MemStorage> {
+        let store = MemStorage::new_with_conf_state(cs);
+        let logger = Logger::root(slog::Discard, o!());
+        let mut r = Raft::new(&Config::new(1), store, &logger).unwrap();
+        r.campaign(CAMPAIGN_ELECTION);
+        r
+    }
+
+    fn vote_request_targets(r: &Raft<MemStorage>) -> Vec<u64> {
+        assert!(r
+            .msgs
+            .iter()
+            .all(|m| m.msg_type() == MessageType::MsgRequestVote && m.term == 1));
+        r.msgs.iter().map(|m| m.to).collect()
+    }
+
+    #[test]
+    fn vote_requests_go_to_the_other_voters_in_ascending_order() {
+        // More voters than fit the stack buffer, learners left out.
+        let voters: Vec<u64> = (1..=STACK_VOTERS as u64 + 4).rev().collect();
+        let r = candidate(ConfState::from((voters, [100u64, 50])));
+        let want: Vec<u64> = (2..=STACK_VOTERS as u64 + 4).collect();
+        assert_eq!(vote_request_targets(&r), want);
+
+        let r = candidate(ConfState::from(([9u64, 1, 5, 3], [])));
+        assert_eq!(vote_request_targets(&r), vec![3, 5, 9]);
+
+        // Joint: the voters of both halves, each once.
+        let cs = ConfState {
+            voters: vec![1, 7, 3],
+            voters_outgoing: vec![1, 2, 3],
+            ..Default::default()
+        };
+        assert_eq!(vote_request_targets(&candidate(cs)), vec![2, 3, 7]);
+    }
+
+    #[test]
+    fn lazy_number_is_computed_only_when_formatted() {
+        let calls = Cell::new(0);
+        let lazy = Lazy(|| {
+            calls.set(calls.get() + 1);
+            42
+        });
+        let args = format_args!("{lazy}");
+        let _ = args;
+        assert_eq!(calls.get(), 0);
+        assert_eq!(format!("[{lazy}] [{lazy:>4}]"), "[42] [  42]");
+        assert_eq!(calls.get(), 2);
+    }
 }

@@ -13,7 +13,7 @@ pub use self::state::ProgressState;
 
 use crate::eraftpb::ConfState;
 use crate::quorum::{AckedIndexer, Index, VoteResult};
-use crate::util::format_ids;
+use crate::util::{format_ids, majority};
 use crate::{HashMap, HashSet, JointConfig, MapChange, MapChangeType};
 
 /// The membership of the cluster: who votes, who only learns, and whether a
@@ -121,6 +121,27 @@ impl fmt::Display for Configuration {
     }
 }
 
+/// The outcome of an election among `voters` voters of which `yes` granted
+/// and `no` rejected their vote, the others not having answered: won with
+/// a majority of grants (§5.2), lost once a majority can no longer be
+/// reached, pending otherwise. No voters at all win every vote. The rule of
+/// [`MajorityConfig::vote_result`](crate::MajorityConfig::vote_result), on
+/// counts.
+fn majority_result(voters: usize, yes: usize, no: usize) -> VoteResult {
+    if voters == 0 {
+        return VoteResult::Won;
+    }
+    let quorum = majority(voters);
+    let missing = voters - yes - no;
+    if yes >= quorum {
+        VoteResult::Won
+    } else if yes + missing >= quorum {
+        VoteResult::Pending
+    } else {
+        VoteResult::Lost
+    }
+}
+
 /// The progress of every peer (voters and learners), by id.
 pub(crate) type ProgressMap = HashMap<u64, Progress>;
 
@@ -160,7 +181,9 @@ impl ProgressTracker {
         ProgressTracker {
             progress: HashMap::with_capacity_and_hasher(voters + learners, Default::default()),
             conf: Configuration::with_capacity(voters, learners),
-            votes: HashMap::with_capacity_and_hasher(voters, Default::default()),
+            // Only a node that campaigns records votes, and most never do:
+            // the map allocates at the first vote and keeps its room.
+            votes: HashMap::default(),
             max_inflight,
             group_commit: false,
         }
@@ -227,20 +250,41 @@ impl ProgressTracker {
 
     /// Counts the votes of current voters as `(granted, rejected, result)`;
     /// votes from learners or from peers no longer in the configuration are
-    /// ignored.
+    /// ignored. The result is [`vote_result`](Self::vote_result) of the
+    /// recorded votes, computed from the same single pass over them.
     pub fn tally_votes(&self) -> (usize, usize, VoteResult) {
+        let (incoming, outgoing) = (&self.conf.voters.incoming, &self.conf.voters.outgoing);
+        let joint = !outgoing.is_empty();
         let (mut granted, mut rejected) = (0, 0);
-        for (id, vote) in &self.votes {
-            if !self.conf.voters.contains(*id) {
+        // Granted and rejected votes within each half.
+        let (mut in_yes, mut in_no, mut out_yes, mut out_no) = (0, 0, 0, 0);
+        for (id, &vote) in &self.votes {
+            let in_incoming = incoming.contains(id);
+            let in_outgoing = joint && outgoing.contains(id);
+            if !in_incoming && !in_outgoing {
                 continue;
             }
-            if *vote {
+            if vote {
                 granted += 1;
             } else {
                 rejected += 1;
             }
+            if in_incoming {
+                *(if vote { &mut in_yes } else { &mut in_no }) += 1;
+            }
+            if in_outgoing {
+                *(if vote { &mut out_yes } else { &mut out_no }) += 1;
+            }
         }
-        (granted, rejected, self.vote_result(&self.votes))
+        let result = match (
+            majority_result(incoming.len(), in_yes, in_no),
+            majority_result(outgoing.len(), out_yes, out_no),
+        ) {
+            (VoteResult::Won, VoteResult::Won) => VoteResult::Won,
+            (VoteResult::Lost, _) | (_, VoteResult::Lost) => VoteResult::Lost,
+            _ => VoteResult::Pending,
+        };
+        (granted, rejected, result)
     }
 
     /// The outcome of the given votes under the current voters.
@@ -313,6 +357,33 @@ impl ProgressTracker {
             "progress {:?} does not match configuration {}",
             self.progress.keys().collect::<Vec<_>>(),
             self.conf
+        );
+    }
+
+    /// Replaces the configuration with the non-joint one of `voters` and
+    /// `learners`, every peer with a fresh progress starting at `next_idx`
+    /// (marked recently active, as [`apply_conf`](Self::apply_conf) does),
+    /// and clears the votes. Fills the existing sets and map in place, so
+    /// a tracker made with [`with_capacity`](Self::with_capacity) for these
+    /// numbers of peers does not allocate again.
+    ///
+    /// The caller guarantees the ids are non-zero and distinct across both
+    /// lists: the result is then what adding them one change at a time
+    /// through the [`Changer`](crate::Changer) gives.
+    pub(crate) fn reset_plain(&mut self, voters: &[u64], learners: &[u64], next_idx: u64) {
+        self.clear();
+        self.conf.voters.incoming.extend(voters.iter().copied());
+        self.conf.learners.extend(learners.iter().copied());
+        self.progress.reserve(voters.len() + learners.len());
+        for &id in voters.iter().chain(learners) {
+            let mut pr = Progress::new(next_idx, self.max_inflight);
+            pr.recent_active = true;
+            self.progress.insert(id, pr);
+        }
+        debug_assert!(
+            self.progress.len() == voters.len() + learners.len()
+                && self.conf.voters.incoming.len() == voters.len(),
+            "ids not distinct: voters {voters:?} learners {learners:?}"
         );
     }
 
@@ -521,5 +592,51 @@ mod tests {
         assert_eq!(cs.learners_next, vec![2]);
         assert!(cs.auto_leave);
         assert_eq!(Configuration::with_capacity(3, 2), Configuration::default());
+    }
+
+    #[test]
+    fn majority_result_follows_the_counts() {
+        assert_eq!(majority_result(0, 0, 0), VoteResult::Won);
+        assert_eq!(majority_result(5, 3, 0), VoteResult::Won);
+        assert_eq!(majority_result(5, 2, 2), VoteResult::Pending);
+        assert_eq!(majority_result(5, 2, 3), VoteResult::Lost);
+        assert_eq!(majority_result(4, 2, 1), VoteResult::Pending);
+        assert_eq!(majority_result(4, 2, 2), VoteResult::Lost);
+    }
+
+    proptest::proptest! {
+        /// The one-pass tally counts the votes of current voters and gives
+        /// the same result as the per-half vote_result, joint or not.
+        #[test]
+        fn tally_agrees_with_vote_result(
+            roles in proptest::collection::vec((0u8..3, proptest::bool::ANY), 6),
+            votes in proptest::collection::vec((1u64..9, proptest::bool::ANY), 0..10),
+        ) {
+            let mut t = ProgressTracker::new(4);
+            for (i, &(role, outgoing)) in roles.iter().enumerate() {
+                let id = i as u64 + 1;
+                match role {
+                    1 => { t.conf.voters.incoming.insert(id); }
+                    2 => { t.conf.learners.insert(id); }
+                    _ => {}
+                }
+                if outgoing && role != 2 {
+                    t.conf.voters.outgoing.insert(id);
+                }
+            }
+            for (id, vote) in votes {
+                t.record_vote(id, vote);
+            }
+            let count = |want: bool| {
+                t.votes()
+                    .iter()
+                    .filter(|(id, v)| **v == want && t.conf().voters().contains(**id))
+                    .count()
+            };
+            proptest::prop_assert_eq!(
+                t.tally_votes(),
+                (count(true), count(false), t.vote_result(t.votes()))
+            );
+        }
     }
 }
