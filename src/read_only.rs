@@ -48,8 +48,6 @@ pub struct ReadIndexStatus {
     pub index: u64,
     /// The voters that acknowledged a heartbeat sent after registration.
     pub acks: HashSet<u64>,
-    /// The token carried by heartbeats of this read's round.
-    token: u64,
 }
 
 /// The leader's queue of pending reads.
@@ -62,6 +60,7 @@ pub struct ReadOnly {
     /// The request contexts of pending reads, oldest first.
     pub read_index_queue: VecDeque<Vec<u8>>,
     /// The token of the next read; never reused while this leader lives.
+    /// The queued reads hold the tokens just below it, oldest first.
     next_token: u64,
 }
 
@@ -102,12 +101,7 @@ impl ReadOnly {
         self.next_token += 1;
         let mut acks = HashSet::default();
         acks.insert(self_id);
-        let status = ReadIndexStatus {
-            req,
-            index,
-            acks,
-            token,
-        };
+        let status = ReadIndexStatus { req, index, acks };
         self.pending_read_index.insert(ctx.clone(), status);
         self.read_index_queue.push_back(ctx);
         Some(token_context(token))
@@ -127,10 +121,17 @@ impl ReadOnly {
 
     /// The position in the queue of the read whose round carries `token`.
     fn position_of(&self, token: u64) -> Option<usize> {
-        // Tokens increase along the queue: search from the newest.
-        self.read_index_queue
-            .iter()
-            .rposition(|k| self.pending_read_index[k].token == token)
+        // Tokens are consecutive along the queue: `add_request` pushes
+        // `next_token` at the back and only `pop_confirmed` removes, from
+        // the front. So the front read holds `next_token - len`, and the
+        // position follows without looking at the reads.
+        let len = self.read_index_queue.len();
+        let front = self.next_token.checked_sub(len as u64)?;
+        let at = token.checked_sub(front)?;
+        if at >= len as u64 {
+            return None;
+        }
+        Some(at as usize)
     }
 
     /// Removes and returns the read confirmed by the round carrying `ctx`
@@ -176,8 +177,10 @@ impl ReadOnly {
 
     /// The heartbeat context of the newest pending read, if any.
     pub(crate) fn last_pending_request_ctx(&self) -> Option<Vec<u8>> {
-        let key = self.read_index_queue.back()?;
-        Some(token_context(self.pending_read_index[key].token))
+        if self.read_index_queue.is_empty() {
+            return None;
+        }
+        Some(token_context(self.next_token - 1))
     }
 
     /// The number of pending reads.
@@ -246,6 +249,35 @@ mod tests {
         assert!(ro.recv_ack(3, &old).is_none());
         assert!(ro.advance(&old, &logger()).is_empty());
         assert_eq!(ro.pending_read_index[&b"a".to_vec()].acks.len(), 1);
+        assert_eq!(ro.pending_read_count(), 1);
+    }
+
+    #[test]
+    fn rounds_are_found_by_token_after_older_reads_are_confirmed() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        let c1 = ro.add_request(5, req(b"a"), 1).unwrap();
+        let c2 = ro.add_request(6, req(b"b"), 1).unwrap();
+        let c3 = ro.add_request(7, req(b"c"), 1).unwrap();
+        assert_eq!(ro.confirmed_by(&c1), 1);
+        assert_eq!(ro.confirmed_by(&c3), 3);
+        assert_eq!(ro.advance(&c1, &logger()).len(), 1);
+        // The confirmed round names nothing any more; the later ones keep
+        // their places.
+        assert_eq!(ro.confirmed_by(&c1), 0);
+        assert!(ro.recv_ack(2, &c1).is_none());
+        assert_eq!(ro.confirmed_by(&c2), 1);
+        assert_eq!(ro.confirmed_by(&c3), 2);
+        assert_eq!(ro.recv_ack(3, &c3).unwrap().len(), 2);
+        assert_eq!(ro.pending_read_index[&b"c".to_vec()].acks.len(), 2);
+        assert_eq!(ro.pending_read_index[&b"b".to_vec()].acks.len(), 1);
+        // Tokens not handed out yet, or far out of range, name nothing.
+        let next = ro.add_request(8, req(b"d"), 1).unwrap();
+        assert_eq!(ro.confirmed_by(&next), 3);
+        assert_eq!(ro.last_pending_request_ctx(), Some(next));
+        for token in [0, 6, u64::MAX] {
+            assert_eq!(ro.confirmed_by(&token_context(token)), 0, "token {token}");
+        }
+        assert_eq!(ro.advance(&c3, &logger()).len(), 2);
         assert_eq!(ro.pending_read_count(), 1);
     }
 
