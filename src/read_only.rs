@@ -62,7 +62,15 @@ pub struct ReadOnly {
     /// The token of the next read; never reused while this leader lives.
     /// The queued reads hold the tokens just below it, oldest first.
     next_token: u64,
+    /// Emptied acknowledgement sets of confirmed reads, reused by the next
+    /// reads so that registering one does not allocate.
+    spare_acks: Vec<HashSet<u64>>,
 }
+
+/// How many emptied acknowledgement sets [`ReadOnly`] keeps for reuse: enough
+/// for a few reads in flight at once, without holding on to the sets of a
+/// large burst.
+const SPARE_ACKS: usize = 8;
 
 /// The heartbeat context that carries a read token.
 pub(crate) fn token_context(token: u64) -> Vec<u8> {
@@ -99,7 +107,7 @@ impl ReadOnly {
         }
         let token = self.next_token;
         self.next_token += 1;
-        let mut acks = HashSet::default();
+        let mut acks = self.spare_acks.pop().unwrap_or_default();
         acks.insert(self_id);
         let status = ReadIndexStatus { req, index, acks };
         self.pending_read_index.insert(ctx.clone(), status);
@@ -134,13 +142,14 @@ impl ReadOnly {
         Some(at as usize)
     }
 
-    /// Removes and returns the read confirmed by the round carrying `ctx`
-    /// together with every read registered before it: an acknowledgement
-    /// sent after a read was registered also confirms the earlier ones.
+    /// Removes the read confirmed by the round carrying `ctx` together with
+    /// every read registered before it (an acknowledgement sent after a read
+    /// was registered also confirms the earlier ones), and returns the
+    /// commit indexes they were registered at.
     #[cfg(test)]
-    pub(crate) fn advance(&mut self, ctx: &[u8], logger: &Logger) -> Vec<ReadIndexStatus> {
+    pub(crate) fn advance(&mut self, ctx: &[u8], logger: &Logger) -> Vec<u64> {
         let count = self.confirmed_by(ctx);
-        (0..count).map(|_| self.pop_confirmed(logger).1).collect()
+        (0..count).map(|_| self.pop_confirmed(logger).2).collect()
     }
 
     /// How many reads, from the oldest, the round carrying `ctx` confirms
@@ -154,18 +163,30 @@ impl ReadOnly {
     }
 
     /// Removes the oldest pending read, returning its request context (the
-    /// queue's copy, handed on rather than copied again) and its status.
+    /// queue's copy, handed on rather than copied again), its request and
+    /// the commit index it was registered at. Its acknowledgement set is
+    /// kept for the next read.
     ///
     /// # Panics
     ///
     /// If no read is queued, or the queued one is not pending: the queue
     /// and the map always hold the same reads.
-    pub(crate) fn pop_confirmed(&mut self, logger: &Logger) -> (Vec<u8>, ReadIndexStatus) {
+    pub(crate) fn pop_confirmed(&mut self, logger: &Logger) -> (Vec<u8>, Message, u64) {
         let Some(front) = self.read_index_queue.pop_front() else {
             crate::fatal!(logger, "no read is queued");
         };
         match self.pending_read_index.remove(&front) {
-            Some(status) => (front, status),
+            Some(ReadIndexStatus {
+                req,
+                index,
+                mut acks,
+            }) => {
+                if self.spare_acks.len() < SPARE_ACKS {
+                    acks.clear();
+                    self.spare_acks.push(acks);
+                }
+                (front, req, index)
+            }
             None => crate::fatal!(
                 logger,
                 "read {:?} is queued but not pending ({} pending)",
@@ -195,10 +216,10 @@ mod tests {
     use super::*;
     use crate::eraftpb::Entry;
 
-    fn req(ctx: &'static [u8]) -> Message {
+    fn req(ctx: &[u8]) -> Message {
         Message {
             entries: vec![Entry {
-                data: bytes::Bytes::from_static(ctx),
+                data: bytes::Bytes::copy_from_slice(ctx),
                 ..Default::default()
             }],
             ..Default::default()
@@ -218,9 +239,7 @@ mod tests {
         assert_eq!(ro.pending_read_count(), 2);
         assert_eq!(ro.last_pending_request_ctx(), Some(c2.clone()));
         assert_eq!(ro.recv_ack(2, &c2).unwrap().len(), 2);
-        let done = ro.advance(&c2, &logger());
-        let idx: Vec<u64> = done.iter().map(|s| s.index).collect();
-        assert_eq!(idx, vec![5, 6]);
+        assert_eq!(ro.advance(&c2, &logger()), vec![5, 6]);
         assert_eq!(ro.pending_read_count(), 0);
         assert!(ro.pending_read_index.is_empty());
     }
@@ -279,6 +298,28 @@ mod tests {
         }
         assert_eq!(ro.advance(&c3, &logger()).len(), 2);
         assert_eq!(ro.pending_read_count(), 1);
+    }
+
+    #[test]
+    fn a_new_read_starts_with_only_the_leader_acknowledging() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        let c1 = ro.add_request(5, req(b"a"), 1).unwrap();
+        ro.recv_ack(2, &c1);
+        ro.recv_ack(3, &c1);
+        assert_eq!(ro.advance(&c1, &logger()), vec![5]);
+        // The confirmed read's set is reused, emptied of its acks.
+        let c2 = ro.add_request(6, req(b"b"), 1).unwrap();
+        let acks = &ro.pending_read_index[&b"b".to_vec()].acks;
+        assert_eq!(acks.iter().copied().collect::<Vec<_>>(), vec![1]);
+        assert_eq!(ro.recv_ack(3, &c2).unwrap().len(), 2);
+        // A burst of confirmed reads keeps only a few sets.
+        for i in 0..20u8 {
+            ro.add_request(7, req(&[i]), 1).unwrap();
+        }
+        let last = ro.last_pending_request_ctx().unwrap();
+        assert_eq!(ro.advance(&last, &logger()).len(), 21);
+        assert_eq!(ro.spare_acks.len(), SPARE_ACKS);
+        assert!(ro.spare_acks.iter().all(|acks| acks.is_empty()));
     }
 
     #[test]

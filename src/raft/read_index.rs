@@ -78,8 +78,8 @@ impl<T: Storage> Raft<T> {
         }
         // One at a time, so no list of confirmed reads is built.
         for _ in 0..self.read_only.confirmed_by(&m.context) {
-            let (ctx, rs) = self.read_only.pop_confirmed(&self.logger);
-            self.answer_read_with_ctx(rs.req, rs.index, Some(ctx));
+            let (ctx, req, index) = self.read_only.pop_confirmed(&self.logger);
+            self.answer_read_with_ctx(req, index, Some(ctx));
         }
     }
 
