@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 
+use bytes::{Bytes, BytesMut};
 use slog::Logger;
 
 use crate::eraftpb::Message;
@@ -65,6 +66,8 @@ pub struct ReadOnly {
     /// Emptied acknowledgement sets of confirmed reads, reused by the next
     /// reads so that registering one does not allocate.
     spare_acks: Vec<HashSet<u64>>,
+    /// Where the heartbeat contexts of read rounds are written.
+    contexts: ContextBuffer,
 }
 
 /// How many emptied acknowledgement sets [`ReadOnly`] keeps for reuse: enough
@@ -72,9 +75,37 @@ pub struct ReadOnly {
 /// large burst.
 const SPARE_ACKS: usize = 8;
 
+/// The length of a heartbeat context that carries a read token.
+const TOKEN_LEN: usize = std::mem::size_of::<u64>();
+
+/// How many tokens fit in one buffer of a [`ContextBuffer`].
+const TOKENS_PER_BUFFER: usize = 64;
+
 /// The heartbeat context that carries a read token.
+#[cfg(test)]
 pub(crate) fn token_context(token: u64) -> Vec<u8> {
     token.to_be_bytes().to_vec()
+}
+
+/// Heartbeat contexts for read tokens, cut from one shared buffer rather
+/// than allocated one by one. A context is a reference into the buffer;
+/// once the contexts cut from it are all dropped (their rounds answered),
+/// the buffer is written again from its start, so a read round normally
+/// allocates nothing.
+#[derive(Debug, Clone, Default)]
+struct ContextBuffer(BytesMut);
+
+impl ContextBuffer {
+    /// The context of `token`, as [`context_token`] reads it back.
+    fn context(&mut self, token: u64) -> Bytes {
+        if self.0.capacity() < TOKEN_LEN {
+            // Reclaims the buffer when no context of it is alive, else
+            // starts a new one.
+            self.0.reserve(TOKEN_LEN * TOKENS_PER_BUFFER);
+        }
+        self.0.extend_from_slice(&token.to_be_bytes());
+        self.0.split().freeze()
+    }
 }
 
 fn context_token(ctx: &[u8]) -> Option<u64> {
@@ -95,16 +126,14 @@ impl ReadOnly {
     /// Registers a read at commit index `index`, acknowledged by `self_id`.
     /// Returns the heartbeat context of its round, or `None` when a read
     /// with the same context is already pending (it will answer both).
-    pub(crate) fn add_request(
-        &mut self,
-        index: u64,
-        req: Message,
-        self_id: u64,
-    ) -> Option<Vec<u8>> {
-        let ctx = req.entries[0].data.to_vec();
-        if self.pending_read_index.contains_key(&ctx) {
+    pub(crate) fn add_request(&mut self, index: u64, req: Message, self_id: u64) -> Option<Bytes> {
+        if self
+            .pending_read_index
+            .contains_key(&req.entries[0].data[..])
+        {
             return None;
         }
+        let ctx = req.entries[0].data.to_vec();
         let token = self.next_token;
         self.next_token += 1;
         let mut acks = self.spare_acks.pop().unwrap_or_default();
@@ -112,7 +141,7 @@ impl ReadOnly {
         let status = ReadIndexStatus { req, index, acks };
         self.pending_read_index.insert(ctx.clone(), status);
         self.read_index_queue.push_back(ctx);
-        Some(token_context(token))
+        Some(self.contexts.context(token))
     }
 
     /// Records that `id` answered the heartbeat round carrying `ctx`, and
@@ -197,11 +226,11 @@ impl ReadOnly {
     }
 
     /// The heartbeat context of the newest pending read, if any.
-    pub(crate) fn last_pending_request_ctx(&self) -> Option<Vec<u8>> {
+    pub(crate) fn last_pending_request_ctx(&mut self) -> Option<Bytes> {
         if self.read_index_queue.is_empty() {
             return None;
         }
-        Some(token_context(self.next_token - 1))
+        Some(self.contexts.context(self.next_token - 1))
     }
 
     /// The number of pending reads.
@@ -320,6 +349,32 @@ mod tests {
         assert_eq!(ro.advance(&last, &logger()).len(), 21);
         assert_eq!(ro.spare_acks.len(), SPARE_ACKS);
         assert!(ro.spare_acks.iter().all(|acks| acks.is_empty()));
+    }
+
+    #[test]
+    fn context_buffer_reuses_its_space_once_contexts_are_dropped() {
+        let mut buffer = ContextBuffer::default();
+        let first = buffer.context(1);
+        assert_eq!(context_token(&first), Some(1));
+        let start = first.as_ptr();
+        drop(first);
+        // Fill the rest of the buffer with rounds answered one by one.
+        for token in 2..=TOKENS_PER_BUFFER as u64 {
+            assert_eq!(context_token(&buffer.context(token)), Some(token));
+        }
+        // Nothing cut from the buffer is alive: it is written again.
+        let again = buffer.context(77);
+        assert_eq!(again.as_ptr(), start);
+        assert_eq!(context_token(&again), Some(77));
+        // A context still alive is never overwritten: a full buffer that
+        // is still referenced is replaced, not reclaimed.
+        let kept: Vec<Bytes> = (0..2 * TOKENS_PER_BUFFER as u64)
+            .map(|token| buffer.context(token))
+            .collect();
+        for (token, ctx) in kept.iter().enumerate() {
+            assert_eq!(context_token(ctx), Some(token as u64));
+        }
+        assert_eq!(context_token(&again), Some(77));
     }
 
     #[test]

@@ -255,10 +255,10 @@ impl<T: Storage> Raft<T> {
         self.bcast_heartbeat_with_ctx(ctx)
     }
 
-    pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<Vec<u8>>) {
+    /// Sends a heartbeat to every peer; `ctx` is shared by every heartbeat
+    /// instead of copied into each.
+    pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<bytes::Bytes>) {
         let committed = self.raft_log.committed;
-        // Shared by every heartbeat instead of copied into each.
-        let ctx = ctx.map(bytes::Bytes::from);
         let ids = self.take_peer_ids();
         for &id in &ids {
             let Some(pr) = self.prs.get(id) else {
