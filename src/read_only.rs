@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use slog::Logger;
 
 use crate::eraftpb::Message;
@@ -87,24 +87,43 @@ pub(crate) fn token_context(token: u64) -> Vec<u8> {
     token.to_be_bytes().to_vec()
 }
 
-/// Heartbeat contexts for read tokens, cut from one shared buffer rather
-/// than allocated one by one. A context is a reference into the buffer;
-/// once the contexts cut from it are all dropped (their rounds answered),
-/// the buffer is written again from its start, so a read round normally
-/// allocates nothing.
+/// Heartbeat contexts for read tokens, sliced out of one shared buffer that
+/// holds the encodings of [`TOKENS_PER_BUFFER`] consecutive tokens, rather
+/// than allocated one by one. Tokens are handed out in order, so a new
+/// buffer is needed once per [`TOKENS_PER_BUFFER`] reads; a context is a
+/// reference into its buffer, which lives until the last of them is dropped.
 #[derive(Debug, Clone, Default)]
-struct ContextBuffer(BytesMut);
+struct ContextBuffer {
+    /// The token encoded at the start of `encoded`.
+    first: u64,
+    /// The encodings of `first`, `first + 1`, ...
+    encoded: Bytes,
+}
 
 impl ContextBuffer {
     /// The context of `token`, as [`context_token`] reads it back.
     fn context(&mut self, token: u64) -> Bytes {
-        if self.0.capacity() < TOKEN_LEN {
-            // Reclaims the buffer when no context of it is alive, else
-            // starts a new one.
-            self.0.reserve(TOKEN_LEN * TOKENS_PER_BUFFER);
+        let at = match token.checked_sub(self.first) {
+            Some(at) if at < (self.encoded.len() / TOKEN_LEN) as u64 => at as usize,
+            _ => {
+                self.refill(token);
+                0
+            }
+        };
+        self.encoded.slice(at * TOKEN_LEN..(at + 1) * TOKEN_LEN)
+    }
+
+    /// Starts a new buffer, at `token`.
+    fn refill(&mut self, token: u64) {
+        let mut encoded = Vec::with_capacity(TOKEN_LEN * TOKENS_PER_BUFFER);
+        let mut next = Some(token);
+        for _ in 0..TOKENS_PER_BUFFER {
+            let Some(t) = next else { break };
+            encoded.extend_from_slice(&t.to_be_bytes());
+            next = t.checked_add(1);
         }
-        self.0.extend_from_slice(&token.to_be_bytes());
-        self.0.split().freeze()
+        self.first = token;
+        self.encoded = Bytes::from(encoded);
     }
 }
 
@@ -352,29 +371,26 @@ mod tests {
     }
 
     #[test]
-    fn context_buffer_reuses_its_space_once_contexts_are_dropped() {
+    fn context_buffer_encodes_every_token_across_refills() {
         let mut buffer = ContextBuffer::default();
-        let first = buffer.context(1);
-        assert_eq!(context_token(&first), Some(1));
-        let start = first.as_ptr();
-        drop(first);
-        // Fill the rest of the buffer with rounds answered one by one.
-        for token in 2..=TOKENS_PER_BUFFER as u64 {
-            assert_eq!(context_token(&buffer.context(token)), Some(token));
-        }
-        // Nothing cut from the buffer is alive: it is written again.
-        let again = buffer.context(77);
-        assert_eq!(again.as_ptr(), start);
-        assert_eq!(context_token(&again), Some(77));
-        // A context still alive is never overwritten: a full buffer that
-        // is still referenced is replaced, not reclaimed.
-        let kept: Vec<Bytes> = (0..2 * TOKENS_PER_BUFFER as u64)
+        let kept: Vec<Bytes> = (1..=3 * TOKENS_PER_BUFFER as u64)
             .map(|token| buffer.context(token))
             .collect();
-        for (token, ctx) in kept.iter().enumerate() {
-            assert_eq!(context_token(ctx), Some(token as u64));
+        for (ctx, token) in kept.iter().zip(1..) {
+            assert_eq!(context_token(ctx), Some(token));
         }
-        assert_eq!(context_token(&again), Some(77));
+        // Contexts of one buffer share it.
+        assert_eq!(kept[1].as_ptr(), kept[0].as_ptr().wrapping_add(TOKEN_LEN));
+        // The current token again, an older one, and the very last ones.
+        let last = 3 * TOKENS_PER_BUFFER as u64;
+        assert_eq!(context_token(&buffer.context(last)), Some(last));
+        assert_eq!(context_token(&buffer.context(2)), Some(2));
+        assert_eq!(context_token(&buffer.context(u64::MAX)), Some(u64::MAX));
+        assert_eq!(
+            context_token(&buffer.context(u64::MAX - 1)),
+            Some(u64::MAX - 1)
+        );
+        assert_eq!(context_token(&buffer.context(u64::MAX)), Some(u64::MAX));
     }
 
     #[test]
