@@ -68,6 +68,10 @@ pub struct ReadOnly {
     spare_acks: Vec<HashSet<u64>>,
     /// Where the heartbeat contexts of read rounds are written.
     contexts: ContextBuffer,
+    /// A term in which this node is known to have committed an entry of
+    /// its own (0 when none is known); see
+    /// [`committed_in_term`](Self::committed_in_term).
+    committed_term: u64,
 }
 
 /// How many emptied acknowledgement sets [`ReadOnly`] keeps for reuse: enough
@@ -252,6 +256,20 @@ impl ReadOnly {
         Some(self.contexts.context(self.next_token - 1))
     }
 
+    /// Whether this node is known to have committed an entry of `term`, as
+    /// recorded by [`note_committed_in_term`](Self::note_committed_in_term).
+    /// Such an entry stays committed for the rest of the term (the commit
+    /// index never goes back), so the leader need not look at its log for
+    /// every read (thesis §6.4, step 1).
+    pub(crate) fn committed_in_term(&self, term: u64) -> bool {
+        term != 0 && self.committed_term == term
+    }
+
+    /// Records that an entry of `term` is committed.
+    pub(crate) fn note_committed_in_term(&mut self, term: u64) {
+        self.committed_term = term;
+    }
+
     /// The number of pending reads.
     #[inline]
     pub fn pending_read_count(&self) -> usize {
@@ -391,6 +409,18 @@ mod tests {
             Some(u64::MAX - 1)
         );
         assert_eq!(context_token(&buffer.context(u64::MAX)), Some(u64::MAX));
+    }
+
+    #[test]
+    fn a_commit_in_one_term_says_nothing_of_another() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        assert!(!ro.committed_in_term(0));
+        assert!(!ro.committed_in_term(3));
+        ro.note_committed_in_term(3);
+        assert!(ro.committed_in_term(3));
+        assert!(!ro.committed_in_term(4));
+        assert!(!ro.committed_in_term(0));
+        assert!(!ReadOnly::default().committed_in_term(0));
     }
 
     #[test]
