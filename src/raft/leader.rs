@@ -255,27 +255,36 @@ impl<T: Storage> Raft<T> {
         self.bcast_heartbeat_with_ctx(ctx)
     }
 
-    pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<Vec<u8>>) {
+    /// Sends a heartbeat to every peer; `ctx` is shared by every heartbeat
+    /// instead of copied into each.
+    ///
+    /// Heartbeats are built while walking the progress map and queued
+    /// directly, stamped as [`send`](Self::send) stamps them (sender and
+    /// term), rather than through a list of peer ids and one lookup each.
+    pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<bytes::Bytes>) {
         let committed = self.raft_log.committed;
-        // Shared by every heartbeat instead of copied into each.
-        let ctx = ctx.map(bytes::Bytes::from);
-        let ids = self.take_peer_ids();
-        for &id in &ids {
-            let Some(pr) = self.prs.get(id) else {
+        let (self_id, term) = (self.id, self.term);
+        let first = self.msgs.len();
+        for (&id, pr) in self.prs.iter() {
+            if id == self_id {
                 continue;
-            };
+            }
             // A follower must not learn a commit index beyond what it is
             // known to hold, or it could commit entries it lacks (§5.3).
             let mut m = Message::new();
             m.set_msg_type(MessageType::MsgHeartbeat);
             m.to = id;
+            m.from = self_id;
+            m.term = term;
             m.commit = std::cmp::min(pr.matched, committed);
             if let Some(ctx) = &ctx {
                 m.context = ctx.clone();
             }
-            self.send(m);
+            self.msgs.push(m);
         }
-        self.put_peer_ids(ids);
+        // In ascending peer order, as every broadcast, so a Ready does not
+        // depend on the map's iteration order.
+        self.msgs[first..].sort_unstable_by_key(|m| m.to);
     }
 
     /// Sends heartbeats now, if this node leads.
@@ -283,5 +292,51 @@ impl<T: Storage> Raft<T> {
         if self.state == StateRole::Leader {
             self.bcast_heartbeat();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use slog::{o, Logger};
+
+    use crate::eraftpb::{ConfState, Message, MessageType};
+    use crate::storage::MemStorage;
+    use crate::{Config, Raft};
+
+    fn leader(voters: Vec<u64>, learners: Vec<u64>) -> Raft<MemStorage> {
+        let logger = Logger::root(slog::Discard, o!());
+        let store = MemStorage::new_with_conf_state(ConfState::from((voters, learners)));
+        let mut r = Raft::new(&Config::new(1), store, &logger).unwrap();
+        r.become_candidate();
+        r.become_leader();
+        r.msgs.clear();
+        r
+    }
+
+    #[test]
+    fn heartbeats_go_to_every_peer_in_ascending_order_with_a_shared_context() {
+        let mut r = leader(vec![9, 3, 7, 1, 5, 2, 8], vec![6, 4]);
+        r.mut_prs().get_mut(3).unwrap().matched = 1;
+        r.raft_log.committed = 1;
+        // A message queued before the broadcast keeps its place.
+        let mut queued = Message::new();
+        queued.to = 99;
+        r.msgs.push(queued);
+        let ctx = bytes::Bytes::from_static(b"round");
+        r.bcast_heartbeat_with_ctx(Some(ctx.clone()));
+        assert_eq!(r.msgs[0].to, 99);
+        let to: Vec<u64> = r.msgs[1..].iter().map(|m| m.to).collect();
+        assert_eq!(to, vec![2, 3, 4, 5, 6, 7, 8, 9]);
+        for m in &r.msgs[1..] {
+            assert_eq!(m.msg_type(), MessageType::MsgHeartbeat);
+            assert_eq!((m.from, m.term), (1, r.term));
+            assert_eq!(m.context, ctx);
+            // min(matched, committed): only peer 3 is known to hold index 1.
+            assert_eq!(m.commit, u64::from(m.to == 3), "to {}", m.to);
+        }
+        r.msgs.clear();
+        r.bcast_heartbeat_with_ctx(None);
+        assert_eq!(r.msgs.len(), 8);
+        assert!(r.msgs.iter().all(|m| m.context.is_empty()));
     }
 }

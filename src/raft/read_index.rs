@@ -21,12 +21,26 @@ impl<T: Storage> Raft<T> {
         // committed an entry of its own term (thesis §6.4, step 1); answering
         // from an inherited commit index could return a stale read
         // (KNOWN-BUGS 14). Hold the read until then.
-        if !self.commit_to_current_term() {
+        if !self.may_serve_reads() {
             debug!(self.logger, "holding a read until an entry of this term is committed"; "from" => m.from);
             self.pending_read_index_messages.push(m);
             return;
         }
         self.serve_read_index(m);
+    }
+
+    /// Whether an entry of this term is committed, so that the commit
+    /// index is at least that of every earlier leader (thesis §6.4, step 1).
+    /// Looks at the log only until it first holds, once per term.
+    fn may_serve_reads(&mut self) -> bool {
+        if self.read_only.committed_in_term(self.term) {
+            return true;
+        }
+        if !self.commit_to_current_term() {
+            return false;
+        }
+        self.read_only.note_committed_in_term(self.term);
+        true
     }
 
     fn serve_read_index(&mut self, m: Message) {
@@ -54,7 +68,7 @@ impl<T: Storage> Raft<T> {
 
     /// Serves the reads that waited for this leader's first commit.
     pub(crate) fn release_pending_read_index(&mut self) {
-        if self.pending_read_index_messages.is_empty() || !self.commit_to_current_term() {
+        if self.pending_read_index_messages.is_empty() || !self.may_serve_reads() {
             return;
         }
         let msgs = std::mem::take(&mut self.pending_read_index_messages);
@@ -78,8 +92,8 @@ impl<T: Storage> Raft<T> {
         }
         // One at a time, so no list of confirmed reads is built.
         for _ in 0..self.read_only.confirmed_by(&m.context) {
-            let (ctx, rs) = self.read_only.pop_confirmed(&self.logger);
-            self.answer_read_with_ctx(rs.req, rs.index, Some(ctx));
+            let (ctx, req, index) = self.read_only.pop_confirmed(&self.logger);
+            self.answer_read_with_ctx(req, index, Some(ctx));
         }
     }
 
