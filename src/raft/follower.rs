@@ -10,7 +10,7 @@ use crate::{ReadState, INVALID_ID};
 use super::{Raft, StateRole};
 
 impl<T: Storage> Raft<T> {
-    pub(crate) fn step_candidate(&mut self, m: Message) -> Result<()> {
+    pub(crate) fn step_candidate(&mut self, m: &mut Message) -> Result<()> {
         match m.msg_type() {
             MessageType::MsgPropose => {
                 info!(
@@ -27,7 +27,7 @@ impl<T: Storage> Raft<T> {
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(m.term, m.from);
-                self.handle_heartbeat(m);
+                self.handle_heartbeat_ref(m);
             }
             MessageType::MsgSnapshot => {
                 self.become_follower(m.term, m.from);
@@ -50,7 +50,7 @@ impl<T: Storage> Raft<T> {
                 }
                 self.poll(m.from, m.msg_type(), !m.reject);
                 if m.reject && self.state != StateRole::Leader {
-                    self.maybe_commit_by_vote(&m);
+                    self.maybe_commit_by_vote(m);
                 }
             }
             MessageType::MsgTimeoutNow => {
@@ -61,7 +61,7 @@ impl<T: Storage> Raft<T> {
         Ok(())
     }
 
-    pub(crate) fn step_follower(&mut self, mut m: Message) -> Result<()> {
+    pub(crate) fn step_follower(&mut self, m: &mut Message) -> Result<()> {
         match m.msg_type() {
             MessageType::MsgPropose => {
                 if self.leader_id == INVALID_ID {
@@ -81,7 +81,7 @@ impl<T: Storage> Raft<T> {
                     return Err(Error::ProposalDropped);
                 }
                 m.to = self.leader_id;
-                self.send(m);
+                self.send(std::mem::take(m));
             }
             MessageType::MsgAppend => {
                 self.election_elapsed = 0;
@@ -91,7 +91,7 @@ impl<T: Storage> Raft<T> {
             MessageType::MsgHeartbeat => {
                 self.election_elapsed = 0;
                 self.leader_id = m.from;
-                self.handle_heartbeat(m);
+                self.handle_heartbeat_ref(m);
             }
             MessageType::MsgSnapshot => {
                 self.election_elapsed = 0;
@@ -108,7 +108,7 @@ impl<T: Storage> Raft<T> {
                     return Ok(());
                 }
                 m.to = self.leader_id;
-                self.send(m);
+                self.send(std::mem::take(m));
             }
             MessageType::MsgTimeoutNow => {
                 if self.promotable {
@@ -138,7 +138,7 @@ impl<T: Storage> Raft<T> {
                     return Ok(());
                 }
                 m.to = self.leader_id;
-                self.send(m);
+                self.send(std::mem::take(m));
             }
             MessageType::MsgReadIndexResp => {
                 if m.entries.len() != 1 {

@@ -51,7 +51,7 @@ impl<T: Storage> Raft<T> {
         has_ready
     }
 
-    pub(crate) fn step_leader(&mut self, mut m: Message) -> Result<()> {
+    pub(crate) fn step_leader(&mut self, m: &mut Message) -> Result<()> {
         // Messages that need no progress of the sender.
         match m.msg_type() {
             MessageType::MsgBeat => {
@@ -69,9 +69,9 @@ impl<T: Storage> Raft<T> {
                 }
                 return Ok(());
             }
-            MessageType::MsgPropose => return self.handle_propose(&mut m),
+            MessageType::MsgPropose => return self.handle_propose(m),
             MessageType::MsgReadIndex => {
-                self.handle_leader_read_index(m);
+                self.handle_leader_read_index(std::mem::take(m));
                 return Ok(());
             }
             _ => {}
@@ -83,11 +83,11 @@ impl<T: Storage> Raft<T> {
         }
 
         match m.msg_type() {
-            MessageType::MsgAppendResponse => self.handle_append_response(&m),
-            MessageType::MsgHeartbeatResponse => self.handle_heartbeat_response(&m),
-            MessageType::MsgSnapStatus => self.handle_snapshot_status(&m),
-            MessageType::MsgUnreachable => self.handle_unreachable(&m),
-            MessageType::MsgTransferLeader => self.handle_transfer_leader(&m),
+            MessageType::MsgAppendResponse => self.handle_append_response(m),
+            MessageType::MsgHeartbeatResponse => self.handle_heartbeat_response(m),
+            MessageType::MsgSnapStatus => self.handle_snapshot_status(m),
+            MessageType::MsgUnreachable => self.handle_unreachable(m),
+            MessageType::MsgTransferLeader => self.handle_transfer_leader(m),
             _ => {
                 debug!(self.logger, "leader ignores message"; "msg type" => ?m.msg_type(), "from" => m.from);
             }

@@ -396,7 +396,7 @@ impl<T: Storage> Raft<T> {
     ///
     /// Messages from peers never make this panic: stale, duplicate or
     /// malformed ones are ignored and logged at debug level.
-    pub fn step(&mut self, m: Message) -> Result<()> {
+    pub fn step(&mut self, mut m: Message) -> Result<()> {
         if let Err(number) = m.msg_type.enum_value() {
             // An unknown type reads as the default (MsgHup): it must never
             // be taken for one.
@@ -417,9 +417,12 @@ impl<T: Storage> Raft<T> {
                 Ok(())
             }
             _ => match self.state {
-                StateRole::Leader => self.step_leader(m),
-                StateRole::Candidate | StateRole::PreCandidate => self.step_candidate(m),
-                StateRole::Follower => self.step_follower(m),
+                // By reference from here on: the message is not copied
+                // again on its way down (it is large), and the handlers
+                // that keep parts of it take them out.
+                StateRole::Leader => self.step_leader(&mut m),
+                StateRole::Candidate | StateRole::PreCandidate => self.step_candidate(&mut m),
+                StateRole::Follower => self.step_follower(&mut m),
             },
         }
     }

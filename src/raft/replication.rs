@@ -202,13 +202,13 @@ impl<T: Storage> Raft<T> {
 
     /// Handles an append from the leader (§5.3).
     pub fn handle_append_entries(&mut self, m: &Message) {
-        self.handle_append_entries_owned(m.clone());
+        self.handle_append_entries_owned(&mut m.clone());
     }
 
     /// [`handle_append_entries`](Self::handle_append_entries) for a message
     /// this node owns: its entries move into the log instead of being
     /// copied.
-    pub(crate) fn handle_append_entries_owned(&mut self, mut m: Message) {
+    pub(crate) fn handle_append_entries_owned(&mut self, m: &mut Message) {
         if is_set(self.pending_request_snapshot) {
             self.send_request_snapshot();
             return;
@@ -225,7 +225,7 @@ impl<T: Storage> Raft<T> {
             self.send(to_send);
             return;
         }
-        if let Err(why) = entries_follow(&m) {
+        if let Err(why) = entries_follow(m) {
             debug!(self.logger, "ignoring a malformed append"; "reason" => why, "from" => m.from, "index" => m.index);
             return;
         }
@@ -277,6 +277,12 @@ impl<T: Storage> Raft<T> {
     /// Handles a heartbeat from the leader: learn the commit index (never
     /// past this log) and answer, echoing the read token.
     pub fn handle_heartbeat(&mut self, mut m: Message) {
+        self.handle_heartbeat_ref(&mut m);
+    }
+
+    /// [`handle_heartbeat`](Self::handle_heartbeat) without taking the
+    /// message (only its context is taken out).
+    pub(crate) fn handle_heartbeat_ref(&mut self, m: &mut Message) {
         let commit = std::cmp::min(m.commit, self.raft_log.last_index());
         self.raft_log.commit_to(commit);
         if is_set(self.pending_request_snapshot) {

@@ -61,7 +61,7 @@ impl<T: Storage> Raft<T> {
 
     /// Installs a snapshot from the leader and answers with the index the
     /// log now reaches.
-    pub(crate) fn handle_snapshot(&mut self, mut m: Message) {
+    pub(crate) fn handle_snapshot(&mut self, m: &mut Message) {
         let (sindex, sterm) = (
             m.get_snapshot().get_metadata().index,
             m.get_snapshot().get_metadata().term,
