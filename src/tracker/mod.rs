@@ -3,6 +3,7 @@
 
 mod inflights;
 mod progress;
+mod progress_map;
 mod state;
 
 use std::fmt;
@@ -11,8 +12,10 @@ pub use self::inflights::Inflights;
 pub use self::progress::Progress;
 pub use self::state::ProgressState;
 
+use self::progress_map::ProgressMap;
+
 use crate::eraftpb::ConfState;
-use crate::quorum::{AckedIndexer, Index, VoteResult};
+use crate::quorum::VoteResult;
 use crate::util::{format_ids, majority};
 use crate::{HashMap, HashSet, JointConfig, MapChange, MapChangeType};
 
@@ -142,23 +145,11 @@ fn majority_result(voters: usize, yes: usize, no: usize) -> VoteResult {
     }
 }
 
-/// The progress of every peer (voters and learners), by id.
-pub(crate) type ProgressMap = HashMap<u64, Progress>;
-
-impl AckedIndexer for ProgressMap {
-    fn acked_index(&self, voter_id: u64) -> Option<Index> {
-        self.get(&voter_id).map(|p| Index {
-            index: p.matched,
-            group_id: p.commit_group_id,
-        })
-    }
-}
-
 /// The leader's (and a candidate's) view of the cluster: the configuration,
 /// a [`Progress`] per peer, and the votes received in an election.
 ///
 /// Every voter and learner of the configuration has a progress, and no one
-/// else does.
+/// else does. Peers are iterated by ascending id.
 #[derive(Clone, Debug)]
 pub struct ProgressTracker {
     progress: ProgressMap,
@@ -179,7 +170,7 @@ impl ProgressTracker {
     /// and learners.
     pub fn with_capacity(voters: usize, learners: usize, max_inflight: usize) -> ProgressTracker {
         ProgressTracker {
-            progress: HashMap::with_capacity_and_hasher(voters + learners, Default::default()),
+            progress: ProgressMap::with_capacity(voters + learners),
             conf: Configuration::with_capacity(voters, learners),
             // Only a node that campaigns records votes, and most never do:
             // the map allocates at the first vote and keeps its room.
@@ -208,20 +199,20 @@ impl ProgressTracker {
 
     /// The progress of peer `id`.
     pub fn get(&self, id: u64) -> Option<&Progress> {
-        self.progress.get(&id)
+        self.progress.get(id)
     }
 
     /// The progress of peer `id`, mutably.
     pub fn get_mut(&mut self, id: u64) -> Option<&mut Progress> {
-        self.progress.get_mut(&id)
+        self.progress.get_mut(id)
     }
 
-    /// Every peer's progress.
+    /// Every peer's progress, by ascending id.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&u64, &Progress)> {
         self.progress.iter()
     }
 
-    /// Every peer's progress, mutably.
+    /// Every peer's progress, mutably, by ascending id.
     pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&u64, &mut Progress)> {
         self.progress.iter_mut()
     }
@@ -300,7 +291,7 @@ impl ProgressTracker {
     /// set to true.
     pub fn quorum_recently_active(&mut self, perspective_of: u64) -> bool {
         let mut active = HashSet::with_capacity_and_hasher(self.progress.len(), Default::default());
-        for (&id, pr) in &mut self.progress {
+        for (&id, pr) in self.progress.iter_mut() {
             if id == perspective_of {
                 pr.recent_active = true;
                 active.insert(id);
@@ -338,7 +329,7 @@ impl ProgressTracker {
                     self.progress.insert(id, pr);
                 }
                 MapChangeType::Remove => {
-                    self.progress.remove(&id);
+                    self.progress.remove(id);
                 }
             }
         }
@@ -347,15 +338,15 @@ impl ProgressTracker {
                 .voters
                 .ids()
                 .iter()
-                .all(|id| self.progress.contains_key(&id))
+                .all(|id| self.progress.contains_key(id))
                 && self
                     .conf
                     .learners
                     .iter()
-                    .all(|id| self.progress.contains_key(id))
+                    .all(|&id| self.progress.contains_key(id))
                 && self.progress.len() == self.conf.voters.ids().len() + self.conf.learners.len(),
             "progress {:?} does not match configuration {}",
-            self.progress.keys().collect::<Vec<_>>(),
+            self.progress.ids().collect::<Vec<_>>(),
             self.conf
         );
     }
@@ -374,12 +365,13 @@ impl ProgressTracker {
         self.clear();
         self.conf.voters.incoming.extend(voters.iter().copied());
         self.conf.learners.extend(learners.iter().copied());
-        self.progress.reserve(voters.len() + learners.len());
-        for &id in voters.iter().chain(learners) {
-            let mut pr = Progress::new(next_idx, self.max_inflight);
-            pr.recent_active = true;
-            self.progress.insert(id, pr);
-        }
+        let max_inflight = self.max_inflight;
+        self.progress
+            .reset_with(voters.iter().chain(learners).copied(), || {
+                let mut pr = Progress::new(next_idx, max_inflight);
+                pr.recent_active = true;
+                pr
+            });
         debug_assert!(
             self.progress.len() == voters.len() + learners.len()
                 && self.conf.voters.incoming.len() == voters.len(),
