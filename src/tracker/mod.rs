@@ -15,7 +15,8 @@ pub use self::state::ProgressState;
 use self::progress_map::ProgressMap;
 
 use crate::eraftpb::ConfState;
-use crate::quorum::VoteResult;
+use crate::quorum::majority::committed_index_of_acked;
+use crate::quorum::{Index, VoteResult};
 use crate::util::{format_ids, majority};
 use crate::{HashMap, HashSet, JointConfig, MapChange, MapChangeType};
 
@@ -222,9 +223,20 @@ impl ProgressTracker {
     /// [`JointConfig::committed_index`]. The leader still checks the term
     /// of that entry before committing (§5.4.2).
     pub fn maximal_committed_index(&mut self) -> (u64, bool) {
-        self.conf
-            .voters
-            .committed_index(self.group_commit, &self.progress)
+        let voters = &self.conf.voters;
+        if !voters.is_joint() && voters.incoming.len() == self.progress.len() {
+            // The progress ids are the voters and the learners, so here
+            // they are exactly the voters: read every progress in place of
+            // walking the voter set and looking each one up.
+            return committed_index_of_acked(
+                self.group_commit,
+                self.progress.iter().map(|(_, pr)| Index {
+                    index: pr.matched,
+                    group_id: pr.commit_group_id,
+                }),
+            );
+        }
+        voters.committed_index(self.group_commit, &self.progress)
     }
 
     /// Forgets the votes of the last election.
@@ -597,6 +609,52 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Whatever the configuration (joint or not, with learners or
+        /// not), the committed index is the voters' rule applied to the
+        /// voters' progress.
+        #[test]
+        fn maximal_committed_index_agrees_with_the_voters_rule(
+            roles in proptest::collection::vec((0u8..3, proptest::bool::ANY), 1..10),
+            acks in proptest::collection::vec((0u64..6, 0u64..3), 10),
+            group_commit in proptest::bool::ANY,
+        ) {
+            // Role 0: a voter (of both halves with `outgoing`); 1: a voter
+            // of one half, the outgoing one with `outgoing`; 2: a learner,
+            // or, with `outgoing` in a joint configuration, an outgoing
+            // voter that becomes a learner on leaving it.
+            let mut cs = ConfState::default();
+            for (i, &(role, outgoing)) in roles.iter().enumerate() {
+                let id = i as u64 + 1;
+                match role {
+                    0 => cs.voters.push(id),
+                    1 if outgoing => cs.voters_outgoing.push(id),
+                    1 => cs.voters.push(id),
+                    _ if outgoing && !cs.voters_outgoing.is_empty() => {
+                        // An outgoing voter demoted on leaving the joint
+                        // configuration.
+                        cs.voters_outgoing.push(id);
+                        cs.learners_next.push(id);
+                    }
+                    _ => cs.learners.push(id),
+                }
+                if role == 0 && outgoing {
+                    cs.voters_outgoing.push(id);
+                }
+            }
+            proptest::prop_assume!(!cs.voters.is_empty());
+            let mut t = ProgressTracker::new(4);
+            restore(&mut t, 1, &cs).unwrap();
+            t.enable_group_commit(group_commit);
+            for (i, &(matched, group)) in acks.iter().enumerate() {
+                if let Some(pr) = t.get_mut(i as u64 + 1) {
+                    pr.matched = matched;
+                    pr.commit_group_id = group;
+                }
+            }
+            let want = t.conf.voters.committed_index(group_commit, &t.progress);
+            proptest::prop_assert_eq!(t.maximal_committed_index(), want);
+        }
+
         /// The one-pass tally counts the votes of current voters and gives
         /// the same result as the per-half vote_result, joint or not.
         #[test]
