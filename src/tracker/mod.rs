@@ -146,6 +146,28 @@ fn majority_result(voters: usize, yes: usize, no: usize) -> VoteResult {
     }
 }
 
+/// Checks whether a majority of `voters` satisfies `pred`; an empty half
+/// does (it does not hold a joint configuration back). The rule of
+/// [`MajorityConfig::vote_result`](crate::MajorityConfig::vote_result)
+/// winning when `pred` gives a yes vote and the others do not answer,
+/// stopping as soon as the majority is reached.
+fn majority_satisfies(voters: &HashSet<u64>, pred: impl Fn(u64) -> bool) -> bool {
+    if voters.is_empty() {
+        return true;
+    }
+    let need = majority(voters.len());
+    let mut found = 0;
+    for &id in voters {
+        if pred(id) {
+            found += 1;
+            if found == need {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The leader's (and a candidate's) view of the cluster: the configuration,
 /// a [`Progress`] per peer, and the votes received in an election.
 ///
@@ -302,26 +324,35 @@ impl ProgressTracker {
     /// peer's `recent_active` is reset to false, and `perspective_of`'s is
     /// set to true.
     pub fn quorum_recently_active(&mut self, perspective_of: u64) -> bool {
-        let mut active = HashSet::with_capacity_and_hasher(self.progress.len(), Default::default());
+        // Decided before the flags are reset, from the flags themselves:
+        // no set of active peers is built.
+        let progress = &self.progress;
+        let active = |id: u64| {
+            progress
+                .get(id)
+                .is_some_and(|pr| id == perspective_of || pr.recent_active)
+        };
+        let voters = &self.conf.voters;
+        let quorum = majority_satisfies(&voters.incoming, active)
+            && majority_satisfies(&voters.outgoing, active);
         for (&id, pr) in self.progress.iter_mut() {
-            if id == perspective_of {
-                pr.recent_active = true;
-                active.insert(id);
-            } else if pr.recent_active {
-                active.insert(id);
-                pr.recent_active = false;
-            }
+            pr.recent_active = id == perspective_of;
         }
-        self.has_quorum(&active)
+        quorum
     }
 
     /// Checks whether `potential_quorum` contains a quorum of the voters
     /// (of both halves when joint).
     pub fn has_quorum(&self, potential_quorum: &HashSet<u64>) -> bool {
-        self.conf
-            .voters
-            .vote_result(|id| potential_quorum.get(&id).map(|_| true))
-            == VoteResult::Won
+        let voters = &self.conf.voters;
+        let within = |id: u64| potential_quorum.contains(&id);
+        // Too few ids for a majority of a half, checked before any lookup.
+        let enough =
+            |half: &HashSet<u64>| half.is_empty() || potential_quorum.len() >= majority(half.len());
+        enough(&voters.incoming)
+            && enough(&voters.outgoing)
+            && majority_satisfies(&voters.incoming, within)
+            && majority_satisfies(&voters.outgoing, within)
     }
 
     /// Installs a configuration produced by the [`Changer`](crate::Changer)
@@ -608,7 +639,69 @@ mod tests {
         assert_eq!(majority_result(4, 2, 2), VoteResult::Lost);
     }
 
+    /// A configuration of peers 1..=roles.len(): per peer, whether it is
+    /// an incoming voter (peer 1 always is, as a configuration needs one),
+    /// an outgoing voter, and a learner (only when it is no voter).
+    fn roles_tracker(roles: &[(bool, bool, bool)]) -> ProgressTracker {
+        let mut cs = ConfState::default();
+        for (i, &(incoming, outgoing, learner)) in roles.iter().enumerate() {
+            let id = i as u64 + 1;
+            let incoming = incoming || id == 1;
+            if incoming {
+                cs.voters.push(id);
+            }
+            if outgoing {
+                cs.voters_outgoing.push(id);
+            }
+            if learner && !incoming && !outgoing {
+                cs.learners.push(id);
+            }
+        }
+        let mut t = ProgressTracker::new(4);
+        restore(&mut t, 1, &cs).unwrap();
+        t
+    }
+
     proptest::proptest! {
+        /// has_quorum and quorum_recently_active agree with the voters'
+        /// vote rule counting the ids in the set (or the active peers) as
+        /// yes votes and the others as missing, and the check-quorum round
+        /// leaves only `perspective_of` active.
+        #[test]
+        fn quorum_checks_agree_with_the_vote_rule(
+            roles in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::bool::ANY, proptest::bool::ANY),
+                1..9,
+            ),
+            ids in proptest::collection::vec(1u64..11, 0..9),
+            active in proptest::collection::vec(proptest::bool::ANY, 9),
+            perspective_of in 1u64..11,
+        ) {
+            let mut t = roles_tracker(&roles);
+            let set: HashSet<u64> = ids.iter().copied().collect();
+            let voters = t.conf.voters.clone();
+            let won = |set: &HashSet<u64>| {
+                voters.vote_result(|id| set.get(&id).map(|_| true)) == VoteResult::Won
+            };
+            proptest::prop_assert_eq!(t.has_quorum(&set), won(&set));
+
+            for (i, &a) in active.iter().enumerate() {
+                if let Some(pr) = t.get_mut(i as u64 + 1) {
+                    pr.recent_active = a;
+                }
+            }
+            let heard: HashSet<u64> = t
+                .iter()
+                .filter(|(id, pr)| **id == perspective_of || pr.recent_active)
+                .map(|(id, _)| *id)
+                .collect();
+            let want = won(&heard);
+            proptest::prop_assert_eq!(t.quorum_recently_active(perspective_of), want);
+            for (id, pr) in t.iter() {
+                proptest::prop_assert_eq!(pr.recent_active, *id == perspective_of, "peer {}", id);
+            }
+        }
+
         /// Whatever the configuration (joint or not, with learners or
         /// not), the committed index is the voters' rule applied to the
         /// voters' progress.
