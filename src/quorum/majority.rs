@@ -65,53 +65,18 @@ impl Configuration {
     ///   lowest index acknowledged by any voter, which is replicated
     ///   everywhere; flag `false`.
     pub fn committed_index(&self, use_group_commit: bool, l: &impl AckedIndexer) -> (u64, bool) {
-        let n = self.voters.len();
-        if n == 0 {
-            return (u64::MAX, true);
-        }
-        if n == 1 {
+        if self.voters.len() == 1 {
             // A single voter is its own quorum, and no group can be shared:
-            // what the general case below computes, without the sort.
+            // what the general case computes, without filling a slice.
             let only = self.voters.iter().next().copied().unwrap_or_default();
             return (l.acked_index(only).unwrap_or_default().index, false);
         }
-        let mut stack = [Index::default(); STACK_VOTERS];
-        let mut heap = Vec::new();
-        let acked: &mut [Index] = if n <= STACK_VOTERS {
-            &mut stack[..n]
-        } else {
-            heap.resize(n, Index::default());
-            &mut heap
-        };
-        for (slot, id) in acked.iter_mut().zip(self.voters.iter()) {
-            *slot = l.acked_index(*id).unwrap_or_default();
-        }
-        // Highest first: the voters at positions 0..q all acknowledged at
-        // least acked[q - 1], and they are a majority.
-        acked.sort_unstable_by_key(|a| cmp::Reverse(a.index));
-        let quorum_index = acked[majority(n) - 1].index;
-        if !use_group_commit {
-            return (quorum_index, false);
-        }
-
-        let mut first_group = 0;
-        let mut some_unassigned = false;
-        for a in acked.iter() {
-            if a.group_id == 0 {
-                some_unassigned = true;
-            } else if first_group == 0 {
-                first_group = a.group_id;
-            } else if a.group_id != first_group {
-                // Every index up to `a.index` is held by voters of two
-                // groups: `a`'s and an earlier voter's.
-                return (cmp::min(a.index, quorum_index), true);
-            }
-        }
-        if some_unassigned {
-            (acked[n - 1].index, false)
-        } else {
-            (quorum_index, false)
-        }
+        committed_index_of_acked(
+            use_group_commit,
+            self.voters
+                .iter()
+                .map(|id| l.acked_index(*id).unwrap_or_default()),
+        )
     }
 
     /// Tallies a vote: `check(id)` is the vote cast by `id`, `None` if it
@@ -136,6 +101,58 @@ impl Configuration {
         } else {
             VoteResult::Lost
         }
+    }
+}
+
+/// The rule of [`Configuration::committed_index`] on the acknowledgements
+/// of a majority configuration's voters, one per voter in any order (a
+/// voter that acknowledged nothing gives `Index::default()`). The result
+/// does not depend on the order: equal indexes are interchangeable in
+/// every step below.
+pub(crate) fn committed_index_of_acked(
+    use_group_commit: bool,
+    acks: impl ExactSizeIterator<Item = Index>,
+) -> (u64, bool) {
+    let n = acks.len();
+    if n == 0 {
+        return (u64::MAX, true);
+    }
+    let mut stack = [Index::default(); STACK_VOTERS];
+    let mut heap = Vec::new();
+    let acked: &mut [Index] = if n <= STACK_VOTERS {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, Index::default());
+        &mut heap
+    };
+    for (slot, ack) in acked.iter_mut().zip(acks) {
+        *slot = ack;
+    }
+    // Highest first: the voters at positions 0..q all acknowledged at
+    // least acked[q - 1], and they are a majority.
+    acked.sort_unstable_by_key(|a| cmp::Reverse(a.index));
+    let quorum_index = acked[majority(n) - 1].index;
+    if !use_group_commit {
+        return (quorum_index, false);
+    }
+
+    let mut first_group = 0;
+    let mut some_unassigned = false;
+    for a in acked.iter() {
+        if a.group_id == 0 {
+            some_unassigned = true;
+        } else if first_group == 0 {
+            first_group = a.group_id;
+        } else if a.group_id != first_group {
+            // Every index up to `a.index` is held by voters of two
+            // groups: `a`'s and an earlier voter's.
+            return (cmp::min(a.index, quorum_index), true);
+        }
+    }
+    if some_unassigned {
+        (acked[n - 1].index, false)
+    } else {
+        (quorum_index, false)
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod inflights;
 mod progress;
+mod progress_map;
 mod state;
 
 use std::fmt;
@@ -11,8 +12,11 @@ pub use self::inflights::Inflights;
 pub use self::progress::Progress;
 pub use self::state::ProgressState;
 
+use self::progress_map::ProgressMap;
+
 use crate::eraftpb::ConfState;
-use crate::quorum::{AckedIndexer, Index, VoteResult};
+use crate::quorum::majority::committed_index_of_acked;
+use crate::quorum::{Index, VoteResult};
 use crate::util::{format_ids, majority};
 use crate::{HashMap, HashSet, JointConfig, MapChange, MapChangeType};
 
@@ -142,23 +146,33 @@ fn majority_result(voters: usize, yes: usize, no: usize) -> VoteResult {
     }
 }
 
-/// The progress of every peer (voters and learners), by id.
-pub(crate) type ProgressMap = HashMap<u64, Progress>;
-
-impl AckedIndexer for ProgressMap {
-    fn acked_index(&self, voter_id: u64) -> Option<Index> {
-        self.get(&voter_id).map(|p| Index {
-            index: p.matched,
-            group_id: p.commit_group_id,
-        })
+/// Checks whether a majority of `voters` satisfies `pred`; an empty half
+/// does (it does not hold a joint configuration back). The rule of
+/// [`MajorityConfig::vote_result`](crate::MajorityConfig::vote_result)
+/// winning when `pred` gives a yes vote and the others do not answer,
+/// stopping as soon as the majority is reached.
+fn majority_satisfies(voters: &HashSet<u64>, pred: impl Fn(u64) -> bool) -> bool {
+    if voters.is_empty() {
+        return true;
     }
+    let need = majority(voters.len());
+    let mut found = 0;
+    for &id in voters {
+        if pred(id) {
+            found += 1;
+            if found == need {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// The leader's (and a candidate's) view of the cluster: the configuration,
 /// a [`Progress`] per peer, and the votes received in an election.
 ///
 /// Every voter and learner of the configuration has a progress, and no one
-/// else does.
+/// else does. Peers are iterated by ascending id.
 #[derive(Clone, Debug)]
 pub struct ProgressTracker {
     progress: ProgressMap,
@@ -179,7 +193,7 @@ impl ProgressTracker {
     /// and learners.
     pub fn with_capacity(voters: usize, learners: usize, max_inflight: usize) -> ProgressTracker {
         ProgressTracker {
-            progress: HashMap::with_capacity_and_hasher(voters + learners, Default::default()),
+            progress: ProgressMap::with_capacity(voters + learners),
             conf: Configuration::with_capacity(voters, learners),
             // Only a node that campaigns records votes, and most never do:
             // the map allocates at the first vote and keeps its room.
@@ -208,20 +222,20 @@ impl ProgressTracker {
 
     /// The progress of peer `id`.
     pub fn get(&self, id: u64) -> Option<&Progress> {
-        self.progress.get(&id)
+        self.progress.get(id)
     }
 
     /// The progress of peer `id`, mutably.
     pub fn get_mut(&mut self, id: u64) -> Option<&mut Progress> {
-        self.progress.get_mut(&id)
+        self.progress.get_mut(id)
     }
 
-    /// Every peer's progress.
+    /// Every peer's progress, by ascending id.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&u64, &Progress)> {
         self.progress.iter()
     }
 
-    /// Every peer's progress, mutably.
+    /// Every peer's progress, mutably, by ascending id.
     pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&u64, &mut Progress)> {
         self.progress.iter_mut()
     }
@@ -231,9 +245,20 @@ impl ProgressTracker {
     /// [`JointConfig::committed_index`]. The leader still checks the term
     /// of that entry before committing (§5.4.2).
     pub fn maximal_committed_index(&mut self) -> (u64, bool) {
-        self.conf
-            .voters
-            .committed_index(self.group_commit, &self.progress)
+        let voters = &self.conf.voters;
+        if !voters.is_joint() && voters.incoming.len() == self.progress.len() {
+            // The progress ids are the voters and the learners, so here
+            // they are exactly the voters: read every progress in place of
+            // walking the voter set and looking each one up.
+            return committed_index_of_acked(
+                self.group_commit,
+                self.progress.iter().map(|(_, pr)| Index {
+                    index: pr.matched,
+                    group_id: pr.commit_group_id,
+                }),
+            );
+        }
+        voters.committed_index(self.group_commit, &self.progress)
     }
 
     /// Forgets the votes of the last election.
@@ -299,26 +324,35 @@ impl ProgressTracker {
     /// peer's `recent_active` is reset to false, and `perspective_of`'s is
     /// set to true.
     pub fn quorum_recently_active(&mut self, perspective_of: u64) -> bool {
-        let mut active = HashSet::with_capacity_and_hasher(self.progress.len(), Default::default());
-        for (&id, pr) in &mut self.progress {
-            if id == perspective_of {
-                pr.recent_active = true;
-                active.insert(id);
-            } else if pr.recent_active {
-                active.insert(id);
-                pr.recent_active = false;
-            }
+        // Decided before the flags are reset, from the flags themselves:
+        // no set of active peers is built.
+        let progress = &self.progress;
+        let active = |id: u64| {
+            progress
+                .get(id)
+                .is_some_and(|pr| id == perspective_of || pr.recent_active)
+        };
+        let voters = &self.conf.voters;
+        let quorum = majority_satisfies(&voters.incoming, active)
+            && majority_satisfies(&voters.outgoing, active);
+        for (&id, pr) in self.progress.iter_mut() {
+            pr.recent_active = id == perspective_of;
         }
-        self.has_quorum(&active)
+        quorum
     }
 
     /// Checks whether `potential_quorum` contains a quorum of the voters
     /// (of both halves when joint).
     pub fn has_quorum(&self, potential_quorum: &HashSet<u64>) -> bool {
-        self.conf
-            .voters
-            .vote_result(|id| potential_quorum.get(&id).map(|_| true))
-            == VoteResult::Won
+        let voters = &self.conf.voters;
+        let within = |id: u64| potential_quorum.contains(&id);
+        // Too few ids for a majority of a half, checked before any lookup.
+        let enough =
+            |half: &HashSet<u64>| half.is_empty() || potential_quorum.len() >= majority(half.len());
+        enough(&voters.incoming)
+            && enough(&voters.outgoing)
+            && majority_satisfies(&voters.incoming, within)
+            && majority_satisfies(&voters.outgoing, within)
     }
 
     /// Installs a configuration produced by the [`Changer`](crate::Changer)
@@ -338,7 +372,7 @@ impl ProgressTracker {
                     self.progress.insert(id, pr);
                 }
                 MapChangeType::Remove => {
-                    self.progress.remove(&id);
+                    self.progress.remove(id);
                 }
             }
         }
@@ -347,15 +381,15 @@ impl ProgressTracker {
                 .voters
                 .ids()
                 .iter()
-                .all(|id| self.progress.contains_key(&id))
+                .all(|id| self.progress.contains_key(id))
                 && self
                     .conf
                     .learners
                     .iter()
-                    .all(|id| self.progress.contains_key(id))
+                    .all(|&id| self.progress.contains_key(id))
                 && self.progress.len() == self.conf.voters.ids().len() + self.conf.learners.len(),
             "progress {:?} does not match configuration {}",
-            self.progress.keys().collect::<Vec<_>>(),
+            self.progress.ids().collect::<Vec<_>>(),
             self.conf
         );
     }
@@ -374,12 +408,13 @@ impl ProgressTracker {
         self.clear();
         self.conf.voters.incoming.extend(voters.iter().copied());
         self.conf.learners.extend(learners.iter().copied());
-        self.progress.reserve(voters.len() + learners.len());
-        for &id in voters.iter().chain(learners) {
-            let mut pr = Progress::new(next_idx, self.max_inflight);
-            pr.recent_active = true;
-            self.progress.insert(id, pr);
-        }
+        let max_inflight = self.max_inflight;
+        self.progress
+            .reset_with(voters.iter().chain(learners).copied(), || {
+                let mut pr = Progress::new(next_idx, max_inflight);
+                pr.recent_active = true;
+                pr
+            });
         debug_assert!(
             self.progress.len() == voters.len() + learners.len()
                 && self.conf.voters.incoming.len() == voters.len(),
@@ -604,7 +639,115 @@ mod tests {
         assert_eq!(majority_result(4, 2, 2), VoteResult::Lost);
     }
 
+    /// A configuration of peers 1..=roles.len(): per peer, whether it is
+    /// an incoming voter (peer 1 always is, as a configuration needs one),
+    /// an outgoing voter, and a learner (only when it is no voter).
+    fn roles_tracker(roles: &[(bool, bool, bool)]) -> ProgressTracker {
+        let mut cs = ConfState::default();
+        for (i, &(incoming, outgoing, learner)) in roles.iter().enumerate() {
+            let id = i as u64 + 1;
+            let incoming = incoming || id == 1;
+            if incoming {
+                cs.voters.push(id);
+            }
+            if outgoing {
+                cs.voters_outgoing.push(id);
+            }
+            if learner && !incoming && !outgoing {
+                cs.learners.push(id);
+            }
+        }
+        let mut t = ProgressTracker::new(4);
+        restore(&mut t, 1, &cs).unwrap();
+        t
+    }
+
     proptest::proptest! {
+        /// has_quorum and quorum_recently_active agree with the voters'
+        /// vote rule counting the ids in the set (or the active peers) as
+        /// yes votes and the others as missing, and the check-quorum round
+        /// leaves only `perspective_of` active.
+        #[test]
+        fn quorum_checks_agree_with_the_vote_rule(
+            roles in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::bool::ANY, proptest::bool::ANY),
+                1..9,
+            ),
+            ids in proptest::collection::vec(1u64..11, 0..9),
+            active in proptest::collection::vec(proptest::bool::ANY, 9),
+            perspective_of in 1u64..11,
+        ) {
+            let mut t = roles_tracker(&roles);
+            let set: HashSet<u64> = ids.iter().copied().collect();
+            let voters = t.conf.voters.clone();
+            let won = |set: &HashSet<u64>| {
+                voters.vote_result(|id| set.get(&id).map(|_| true)) == VoteResult::Won
+            };
+            proptest::prop_assert_eq!(t.has_quorum(&set), won(&set));
+
+            for (i, &a) in active.iter().enumerate() {
+                if let Some(pr) = t.get_mut(i as u64 + 1) {
+                    pr.recent_active = a;
+                }
+            }
+            let heard: HashSet<u64> = t
+                .iter()
+                .filter(|(id, pr)| **id == perspective_of || pr.recent_active)
+                .map(|(id, _)| *id)
+                .collect();
+            let want = won(&heard);
+            proptest::prop_assert_eq!(t.quorum_recently_active(perspective_of), want);
+            for (id, pr) in t.iter() {
+                proptest::prop_assert_eq!(pr.recent_active, *id == perspective_of, "peer {}", id);
+            }
+        }
+
+        /// Whatever the configuration (joint or not, with learners or
+        /// not), the committed index is the voters' rule applied to the
+        /// voters' progress.
+        #[test]
+        fn maximal_committed_index_agrees_with_the_voters_rule(
+            roles in proptest::collection::vec((0u8..3, proptest::bool::ANY), 1..10),
+            acks in proptest::collection::vec((0u64..6, 0u64..3), 10),
+            group_commit in proptest::bool::ANY,
+        ) {
+            // Role 0: a voter (of both halves with `outgoing`); 1: a voter
+            // of one half, the outgoing one with `outgoing`; 2: a learner,
+            // or, with `outgoing` in a joint configuration, an outgoing
+            // voter that becomes a learner on leaving it.
+            let mut cs = ConfState::default();
+            for (i, &(role, outgoing)) in roles.iter().enumerate() {
+                let id = i as u64 + 1;
+                match role {
+                    0 => cs.voters.push(id),
+                    1 if outgoing => cs.voters_outgoing.push(id),
+                    1 => cs.voters.push(id),
+                    _ if outgoing && !cs.voters_outgoing.is_empty() => {
+                        // An outgoing voter demoted on leaving the joint
+                        // configuration.
+                        cs.voters_outgoing.push(id);
+                        cs.learners_next.push(id);
+                    }
+                    _ => cs.learners.push(id),
+                }
+                if role == 0 && outgoing {
+                    cs.voters_outgoing.push(id);
+                }
+            }
+            proptest::prop_assume!(!cs.voters.is_empty());
+            let mut t = ProgressTracker::new(4);
+            restore(&mut t, 1, &cs).unwrap();
+            t.enable_group_commit(group_commit);
+            for (i, &(matched, group)) in acks.iter().enumerate() {
+                if let Some(pr) = t.get_mut(i as u64 + 1) {
+                    pr.matched = matched;
+                    pr.commit_group_id = group;
+                }
+            }
+            let want = t.conf.voters.committed_index(group_commit, &t.progress);
+            proptest::prop_assert_eq!(t.maximal_committed_index(), want);
+        }
+
         /// The one-pass tally counts the votes of current voters and gives
         /// the same result as the per-half vote_result, joint or not.
         #[test]
