@@ -85,22 +85,34 @@ impl Configuration {
         if self.voters.is_empty() {
             return VoteResult::Won;
         }
-        let (mut yes, mut missing) = (0, 0);
+        let (mut yes, mut no) = (0, 0);
         for id in &self.voters {
             match check(*id) {
                 Some(true) => yes += 1,
-                Some(false) => {}
-                None => missing += 1,
+                Some(false) => no += 1,
+                None => {}
             }
         }
-        let quorum = majority(self.voters.len());
-        if yes >= quorum {
-            VoteResult::Won
-        } else if yes + missing >= quorum {
-            VoteResult::Pending
-        } else {
-            VoteResult::Lost
-        }
+        vote_result_of_counts(self.voters.len(), yes, no)
+    }
+}
+
+/// The outcome of an election among `voters` voters of which `yes` granted
+/// and `no` rejected their vote, the others not having answered: won with
+/// a majority of grants (§5.2), lost once a majority can no longer be
+/// reached, pending otherwise. No voters at all win every vote.
+pub(crate) fn vote_result_of_counts(voters: usize, yes: usize, no: usize) -> VoteResult {
+    if voters == 0 {
+        return VoteResult::Won;
+    }
+    let quorum = majority(voters);
+    let missing = voters - yes - no;
+    if yes >= quorum {
+        VoteResult::Won
+    } else if yes + missing >= quorum {
+        VoteResult::Pending
+    } else {
+        VoteResult::Lost
     }
 }
 
@@ -188,6 +200,16 @@ mod tests {
             .iter()
             .map(|&(id, index, group_id)| (id, Index { index, group_id }))
             .collect()
+    }
+
+    #[test]
+    fn vote_result_of_counts_follows_the_counts() {
+        assert_eq!(vote_result_of_counts(0, 0, 0), VoteResult::Won);
+        assert_eq!(vote_result_of_counts(5, 3, 0), VoteResult::Won);
+        assert_eq!(vote_result_of_counts(5, 2, 2), VoteResult::Pending);
+        assert_eq!(vote_result_of_counts(5, 2, 3), VoteResult::Lost);
+        assert_eq!(vote_result_of_counts(4, 2, 1), VoteResult::Pending);
+        assert_eq!(vote_result_of_counts(4, 2, 2), VoteResult::Lost);
     }
 
     #[test]

@@ -166,7 +166,8 @@ impl<T: Storage> Raft<T> {
                 .map(|(id, _)| *id)
                 .filter(|id| *id != self_id),
         );
-        ids.sort_unstable();
+        // The tracker iterates by ascending id.
+        debug_assert!(ids.is_sorted(), "peer ids out of order: {ids:?}");
         ids
     }
 

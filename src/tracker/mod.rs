@@ -15,7 +15,7 @@ pub use self::state::ProgressState;
 use self::progress_map::ProgressMap;
 
 use crate::eraftpb::ConfState;
-use crate::quorum::majority::committed_index_of_acked;
+use crate::quorum::majority::{committed_index_of_acked, vote_result_of_counts};
 use crate::quorum::{Index, VoteResult};
 use crate::util::{format_ids, majority};
 use crate::{HashMap, HashSet, JointConfig, MapChange, MapChangeType};
@@ -122,27 +122,6 @@ impl fmt::Display for Configuration {
             write!(f, " autoleave")?;
         }
         Ok(())
-    }
-}
-
-/// The outcome of an election among `voters` voters of which `yes` granted
-/// and `no` rejected their vote, the others not having answered: won with
-/// a majority of grants (§5.2), lost once a majority can no longer be
-/// reached, pending otherwise. No voters at all win every vote. The rule of
-/// [`MajorityConfig::vote_result`](crate::MajorityConfig::vote_result), on
-/// counts.
-fn majority_result(voters: usize, yes: usize, no: usize) -> VoteResult {
-    if voters == 0 {
-        return VoteResult::Won;
-    }
-    let quorum = majority(voters);
-    let missing = voters - yes - no;
-    if yes >= quorum {
-        VoteResult::Won
-    } else if yes + missing >= quorum {
-        VoteResult::Pending
-    } else {
-        VoteResult::Lost
     }
 }
 
@@ -302,8 +281,8 @@ impl ProgressTracker {
             }
         }
         let result = match (
-            majority_result(incoming.len(), in_yes, in_no),
-            majority_result(outgoing.len(), out_yes, out_no),
+            vote_result_of_counts(incoming.len(), in_yes, in_no),
+            vote_result_of_counts(outgoing.len(), out_yes, out_no),
         ) {
             (VoteResult::Won, VoteResult::Won) => VoteResult::Won,
             (VoteResult::Lost, _) | (_, VoteResult::Lost) => VoteResult::Lost,
@@ -627,16 +606,6 @@ mod tests {
         assert_eq!(cs.learners_next, vec![2]);
         assert!(cs.auto_leave);
         assert_eq!(Configuration::with_capacity(3, 2), Configuration::default());
-    }
-
-    #[test]
-    fn majority_result_follows_the_counts() {
-        assert_eq!(majority_result(0, 0, 0), VoteResult::Won);
-        assert_eq!(majority_result(5, 3, 0), VoteResult::Won);
-        assert_eq!(majority_result(5, 2, 2), VoteResult::Pending);
-        assert_eq!(majority_result(5, 2, 3), VoteResult::Lost);
-        assert_eq!(majority_result(4, 2, 1), VoteResult::Pending);
-        assert_eq!(majority_result(4, 2, 2), VoteResult::Lost);
     }
 
     /// A configuration of peers 1..=roles.len(): per peer, whether it is
