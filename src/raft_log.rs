@@ -152,30 +152,21 @@ impl<T: Storage> RaftLog<T> {
     /// returned).
     pub fn term(&self, idx: u64) -> Result<u64> {
         // The unstable part only holds indexes inside the bounds, and asking
-        // it first spares the storage calls (and their locks).
-        if let Some(term) = self.unstable.maybe_term(idx) {
-            return Ok(term);
+        // it first spares the storage's bound reads (and their locks).
+        match self.unstable.maybe_term(idx) {
+            Some(term) => Ok(term),
+            None => self.term_within(idx, self.bounds()),
         }
-        if !self.holds_term_of(idx) {
-            return Ok(0);
-        }
-        self.store.term(idx)
     }
 
     /// Whether the log holds an entry at `idx` with term `term`. Indexes
     /// outside `[first_index() - 1, last_index()]` never match, so a message
     /// naming an index past this log is never taken as a match.
     pub fn match_term(&self, idx: u64, term: u64) -> bool {
-        if let Some(t) = self.unstable.maybe_term(idx) {
-            return t == term;
+        match self.unstable.maybe_term(idx) {
+            Some(t) => t == term,
+            None => self.match_term_within(idx, term, self.bounds()),
         }
-        self.holds_term_of(idx) && self.store.term(idx).is_ok_and(|t| t == term)
-    }
-
-    /// Whether `idx` is in `[first_index() - 1, last_index()]`, the indexes
-    /// whose term the log knows. Each bound is read once.
-    fn holds_term_of(&self, idx: u64) -> bool {
-        idx <= self.last_index() && idx + 1 >= self.first_index()
     }
 
     /// `(first_index(), last_index())`, for the operations that need both:
