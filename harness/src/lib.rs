@@ -9,10 +9,15 @@
 //! Test helpers (building configs, nodes, messages) live in each test
 //! suite's `test_util` module, not here: tests glob-import `raft::*`,
 //! `raft_proto::*` and `harness::*` together, so this crate exports only
-//! [`Interface`] and [`Network`].
+//! [`Interface`] and [`Network`], plus two modules: [`datadriven`], the
+//! runner of data-driven scenario files, and [`interaction`], the
+//! environment of `RawNode`s that interaction scenarios drive.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod datadriven;
+pub mod interaction;
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};

@@ -259,10 +259,15 @@ mod tests {
     use std::fmt::Write as _;
 
     use super::*;
-    use crate::confchange::datadriven::{run_dir, testdata_dir, TestCase};
     use crate::confchange::restore;
     use crate::eraftpb::ConfState;
     use crate::util::id_set;
+    use harness::datadriven::{run_dir, TestCase};
+
+    /// The scenario files beside this module.
+    fn testdata_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/confchange/testdata")
+    }
 
     fn cc(node_id: u64, change_type: ConfChangeType) -> ConfChangeSingle {
         let mut cc = ConfChangeSingle {
@@ -333,7 +338,7 @@ mod tests {
     /// command's number in the file, so a fresh progress is visible.
     #[test]
     fn confchange_scenarios() {
-        run_dir(&testdata_dir("confchange"), || {
+        run_dir(&testdata_dir(), || {
             let mut tracker = ProgressTracker::new(10);
             let mut command_number = 0;
             move |case: &TestCase| {

@@ -3,8 +3,6 @@
 //! §4.3), and rebuilding a tracker from a `ConfState`.
 
 mod changer;
-#[cfg(test)]
-pub(crate) mod datadriven;
 mod restore;
 
 pub use self::changer::Changer;

@@ -59,9 +59,14 @@ impl AckedIndexer for AckIndexer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::confchange::datadriven::{run_dir, testdata_dir, TestCase};
     use crate::util::id_set;
     use crate::JointConfig;
+    use harness::datadriven::{run_dir, TestCase};
+
+    /// The scenario files beside this module.
+    fn testdata_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/quorum/testdata")
+    }
 
     /// The voters named by `cfg=(..)` (incoming) and `cfgj=(..)`
     /// (outgoing), and the list of distinct ids in the order written: cfg
@@ -149,7 +154,7 @@ mod tests {
     /// cfg=(..) [cfgj=(..)] votes=(y n _)`.
     #[test]
     fn quorum_scenarios() {
-        run_dir(&testdata_dir("quorum"), || {
+        run_dir(&testdata_dir(), || {
             |case: &TestCase| match case.cmd.as_str() {
                 "committed" => committed(case),
                 "vote" => vote(case),

@@ -47,7 +47,7 @@ impl<T: Storage> Raft<T> {
     /// [`post_conf_change`](Self::post_conf_change) without building the
     /// `ConfState`, for callers that do not need it.
     pub(super) fn act_on_conf(&mut self) {
-        info!(self.logger, "switched to configuration"; "config" => ?self.prs.conf());
+        info!(self.logger, "switched to configuration"; "config" => %self.prs.conf());
         let is_voter = self.prs.conf().voters().contains(self.id);
         self.promotable = is_voter;
 

@@ -264,7 +264,7 @@ impl<T: Storage> Raft<T> {
             "applied" => r.raft_log.applied,
             "last index" => r.raft_log.last_index(),
             "last term" => r.raft_log.last_term(),
-            "peers" => ?r.prs.conf().voters(),
+            "peers" => %r.prs.conf().voters(),
         );
         Ok(r)
     }

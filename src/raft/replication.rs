@@ -472,7 +472,7 @@ impl<T: Storage> Raft<T> {
                 );
             }
             self.pending_conf_index = self.raft_log.last_index();
-            info!(self.logger, "initiating automatic transition out of joint configuration"; "config" => ?self.prs.conf());
+            info!(self.logger, "initiating automatic transition out of joint configuration"; "config" => %self.prs.conf());
             self.bcast_append();
         }
     }
