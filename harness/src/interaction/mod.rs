@@ -249,8 +249,16 @@ impl Env {
     }
 
     fn two_ids(&self, case: &TestCase) -> (u64, u64) {
-        match case.bare_ids().as_slice() {
-            [a, b, ..] => (*a, *b),
+        let numbers: Vec<u64> = case
+            .bare_words()
+            .take(2)
+            .map(|w| {
+                w.parse()
+                    .unwrap_or_else(|_| panic!("{}: bad number {w}", case.pos))
+            })
+            .collect();
+        match numbers.as_slice() {
+            [a, b] => (*a, *b),
             _ => panic!("{}: {} needs two numbers", case.pos, case.cmd),
         }
     }
