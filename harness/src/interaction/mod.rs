@@ -123,59 +123,6 @@ impl Env {
     fn run(&mut self, case: &TestCase) {
         match case.cmd.as_str() {
             "add-nodes" => self.add_nodes(case),
-            "campaign" => {
-                let id = self.one_id(case);
-                let result = self.node(case, id).raw.campaign();
-                self.print_result(result);
-            }
-            "propose" => {
-                let id = self.one_id(case);
-                let data = self.words_after_id(case).join(" ");
-                let result = self.node(case, id).raw.propose(vec![], data.into_bytes());
-                self.print_result(result);
-            }
-            "propose-conf-change" => self.propose_conf_change(case),
-            "tick-election" => self.tick(case, ELECTION_TICKS),
-            "tick-heartbeat" => self.tick(case, HEARTBEAT_TICKS),
-            "tick" => {
-                let count = self.words_after_id(case).first().map_or(1, |w| {
-                    w.parse()
-                        .unwrap_or_else(|_| panic!("{}: bad tick count {w}", case.pos))
-                });
-                self.tick(case, count);
-            }
-            "transfer-leadership" => {
-                let from: u64 = self.required(case, "from");
-                let to: u64 = self.required(case, "to");
-                self.node(case, from).raw.transfer_leader(to);
-            }
-            "read-index" => {
-                let id = self.one_id(case);
-                let ctx = self.words_after_id(case).join(" ");
-                self.node(case, id).raw.read_index(ctx.into_bytes());
-            }
-            "report-unreachable" => {
-                let (id, peer) = self.two_ids(case);
-                self.node(case, id).raw.report_unreachable(peer);
-            }
-            "report-snapshot" => {
-                let (id, peer) = self.two_ids(case);
-                let status = if case.bare_words().any(|w| w == "failure") {
-                    SnapshotStatus::Failure
-                } else {
-                    SnapshotStatus::Finish
-                };
-                self.node(case, id).raw.report_snapshot(peer, status);
-            }
-            "request-snapshot" => {
-                let id = self.one_id(case);
-                let result = self.node(case, id).raw.request_snapshot();
-                self.print_result(result);
-            }
-            "set-priority" => {
-                let (id, priority) = self.two_ids(case);
-                self.node(case, id).raw.set_priority(priority as i64);
-            }
             "compact" => {
                 let (id, index) = self.two_ids(case);
                 let result = self.node(case, id).storage.wl().compact(index);
@@ -226,6 +173,74 @@ impl Env {
             "status" => {
                 let id = self.one_id(case);
                 self.print_status(case, id);
+            }
+            _ => self.run_input(case),
+        }
+    }
+
+    /// Runs a command that is an input to one node (a request or a report
+    /// from its application or transport).
+    fn run_input(&mut self, case: &TestCase) {
+        match case.cmd.as_str() {
+            "campaign" => {
+                let id = self.one_id(case);
+                let result = self.node(case, id).raw.campaign();
+                self.print_result(result);
+            }
+            "propose" => {
+                let id = self.one_id(case);
+                let data = self.words_after_id(case).join(" ");
+                let result = self.node(case, id).raw.propose(vec![], data.into_bytes());
+                self.print_result(result);
+            }
+            "propose-conf-change" => self.propose_conf_change(case),
+            "tick-election" => self.tick(case, ELECTION_TICKS),
+            "tick-heartbeat" => self.tick(case, HEARTBEAT_TICKS),
+            "tick" => {
+                let count = self.words_after_id(case).first().map_or(1, |w| {
+                    w.parse()
+                        .unwrap_or_else(|_| panic!("{}: bad tick count {w}", case.pos))
+                });
+                self.tick(case, count);
+            }
+            "transfer-leadership" => {
+                let from: u64 = self.required(case, "from");
+                let to: u64 = self.required(case, "to");
+                self.node(case, from).raw.transfer_leader(to);
+            }
+            "read-index" => {
+                let id = self.one_id(case);
+                let ctx = self.words_after_id(case).join(" ");
+                self.node(case, id).raw.read_index(ctx.into_bytes());
+            }
+            "report-unreachable" => {
+                let (id, peer) = self.two_ids(case);
+                self.node(case, id).raw.report_unreachable(peer);
+            }
+            "report-snapshot" => {
+                let (id, peer) = self.two_ids(case);
+                let status = if case.bare_words().any(|w| w == "failure") {
+                    SnapshotStatus::Failure
+                } else {
+                    SnapshotStatus::Finish
+                };
+                self.node(case, id).raw.report_snapshot(peer, status);
+            }
+            "request-snapshot" => {
+                let id = self.one_id(case);
+                let result = self.node(case, id).raw.request_snapshot();
+                self.print_result(result);
+            }
+            "set-priority" => {
+                let id = self.one_id(case);
+                let priority: i64 = self.words_after_id(case).first().map_or_else(
+                    || panic!("{}: set-priority needs a priority", case.pos),
+                    |w| {
+                        w.parse()
+                            .unwrap_or_else(|_| panic!("{}: bad priority {w}", case.pos))
+                    },
+                );
+                self.node(case, id).raw.set_priority(priority);
             }
             other => panic!("{}: unknown command {other:?}", case.pos),
         }
@@ -439,13 +454,14 @@ impl Env {
         for line in ready_text {
             self.print(line);
         }
-        let node = self.nodes.get_mut(&id).expect("the node exists");
         let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().clone());
         let hard_state = rd.hs().cloned();
-        node.write(snapshot.as_ref(), rd.entries(), hard_state.as_ref());
-        self.messages.extend(rd.take_messages());
-        let committed = rd.take_committed_entries();
         let node = self.nodes.get_mut(&id).expect("the node exists");
+        // The storage serves what a Ready hands out at once, durable or not.
+        node.write(snapshot.as_ref(), rd.entries(), hard_state.as_ref());
+        // A leader's messages may go out before its own writes (thesis
+        // §10.2.1).
+        self.messages.extend(rd.take_messages());
         if node.async_writes {
             node.append_work.push_back(AppendWork {
                 number: rd.number(),
@@ -454,6 +470,7 @@ impl Env {
                 hard_state,
                 messages: rd.take_persisted_messages(),
             });
+            let committed = rd.take_committed_entries();
             if !committed.is_empty() {
                 node.apply_work.push_back(committed);
             }
@@ -461,38 +478,40 @@ impl Env {
         } else {
             node.make_durable(snapshot.as_ref(), rd.entries(), hard_state.as_ref());
             self.messages.extend(rd.take_persisted_messages());
-            let node = self.nodes.get_mut(&id).expect("the node exists");
-            let mut errors = node.apply(&committed);
-            let mut light = node.raw.advance(rd);
-            let mut lines = Vec::new();
-            if let Some(commit) = light.commit_index() {
-                node.write_commit(commit);
-                lines.push(format!("Commit:{commit}"));
-            }
-            let light_committed = light.take_committed_entries();
-            errors.extend(node.apply(&light_committed));
-            node.raw.advance_apply();
-            push_block(
-                &mut lines,
-                "CommittedEntries:",
-                &light_committed,
-                format::entry,
-            );
-            let light_messages = light.take_messages();
-            push_block(&mut lines, "Messages:", &light_messages, format::message);
-            self.messages.extend(light_messages);
-            if !lines.is_empty() {
-                self.print("Advanced:");
-                for line in lines {
-                    self.print(line);
-                }
-            }
-            for e in errors {
-                self.print(format!("error: {e}"));
-            }
+            self.apply_and_advance(id, rd);
         }
         self.indent(-2);
         true
+    }
+
+    /// The synchronous end of handling a `Ready` whose writes are durable:
+    /// applies its committed entries, advances, and handles the
+    /// `LightReady` (printed under `Advanced:` when it holds anything).
+    fn apply_and_advance(&mut self, id: u64, mut rd: Ready) {
+        let node = self.nodes.get_mut(&id).expect("the node exists");
+        let mut errors = node.apply(&rd.take_committed_entries());
+        let mut light = node.raw.advance(rd);
+        let mut lines = Vec::new();
+        if let Some(commit) = light.commit_index() {
+            node.write_commit(commit);
+            lines.push(format!("Commit:{commit}"));
+        }
+        let committed = light.take_committed_entries();
+        errors.extend(node.apply(&committed));
+        node.raw.advance_apply();
+        push_block(&mut lines, "CommittedEntries:", &committed, format::entry);
+        let messages = light.take_messages();
+        push_block(&mut lines, "Messages:", &messages, format::message);
+        self.messages.extend(messages);
+        if !lines.is_empty() {
+            self.print("Advanced:");
+            for line in lines {
+                self.print(line);
+            }
+        }
+        for e in errors {
+            self.print(format!("error: {e}"));
+        }
     }
 
     /// Makes the pending writes of node `id` durable (at most `count`
