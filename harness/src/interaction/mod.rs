@@ -701,9 +701,10 @@ impl Env {
         let node = self.node(case, id);
         let status = node.raw.status();
         let mut lines = vec![format!(
-            "{} {} applied={}",
+            "{} {} persisted={} applied={}",
             format::soft_state(&status.ss),
             format::hard_state(&status.hs),
+            node.raw.raft.raft_log.persisted,
             status.applied
         )];
         if let Some(tracker) = status.progress {
