@@ -535,11 +535,17 @@ impl<T: Storage> Raft<T> {
         true
     }
 
-    /// Queues a message, stamping the sender and, for all but votes,
-    /// proposals and reads, the current term.
+    /// Queues a message, stamping the sender when it is unset and, for all
+    /// but votes, proposals and reads, the current term.
+    ///
+    /// A message this node forwards (a proposal, a read, a transfer request)
+    /// keeps its original sender, so the leader answers the node that asked
+    /// rather than the one that passed it on.
     pub(crate) fn send(&mut self, mut m: Message) {
         use MessageType::*;
-        m.from = self.id;
+        if m.from == INVALID_ID {
+            m.from = self.id;
+        }
         match m.msg_type() {
             MsgRequestVote
             | MsgRequestPreVote

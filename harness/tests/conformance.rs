@@ -1,0 +1,42 @@
+//! Conformance with the behaviour raft-rs 0.7 and etcd's raft document,
+//! where an outside review found this core differing. One test per finding,
+//! named by the behaviour it pins; the comment above each describes the
+//! scenario.
+
+mod test_util;
+
+use harness::*;
+use raft::eraftpb::*;
+use raft::*;
+use test_util::*;
+
+/// A `MsgReadIndex` as the application's `read_index` steps it: no sender,
+/// no term, the request context in its single entry.
+fn read_request(to: u64, ctx: &[u8]) -> Message {
+    let mut m = new_message(0, to, MessageType::MsgReadIndex, 0);
+    m.entries.push(new_entry(0, 0, None));
+    m.entries[0].data = ctx.to_vec().into();
+    m
+}
+
+// A read issued on node 3, whose leader hint is stale (it names 2), goes 3 ->
+// 2 -> 1. A forwarding node keeps the original sender, as raft-rs and etcd
+// do (they fill `from` only when it is unset): the leader answers 3, the
+// node that asked, and 2 gets no answer it never asked for.
+#[test]
+fn forwarded_read_is_answered_to_the_node_that_asked() {
+    let mut network = elected(3);
+    network.peers.get_mut(&3).unwrap().leader_id = 2;
+    network.send(vec![read_request(3, b"ctx")]);
+
+    let asked = &network.peers[&3].read_states;
+    assert_eq!(asked.len(), 1, "the asking node got {asked:?}");
+    assert_eq!(asked[0].request_ctx, b"ctx".to_vec());
+    assert_eq!(asked[0].index, network.peers[&1].raft_log.committed);
+    let forwarder = &network.peers[&2].read_states;
+    assert!(
+        forwarder.is_empty(),
+        "the forwarding node got {forwarder:?}"
+    );
+}
+
