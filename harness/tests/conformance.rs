@@ -7,6 +7,7 @@ mod test_util;
 
 use harness::*;
 use raft::eraftpb::*;
+use raft::storage::MemStorage;
 use raft::*;
 use test_util::*;
 
@@ -40,3 +41,25 @@ fn forwarded_read_is_answered_to_the_node_that_asked() {
     );
 }
 
+// A fresh group with pre-vote and unequal priorities: node 1 (priority 1)
+// campaigns at term 0, and nodes 2 and 3 (priority 5) reject it on priority
+// while their own term is still 0. The rejection must carry a term (a vote
+// response without one is dropped, and the sender refused to build one and
+// panicked): nothing a peer sends may panic a node. Node 1 stays a
+// follower, and a higher-priority node wins afterwards.
+#[test]
+fn pre_vote_rejected_on_priority_at_term_zero_does_not_panic() {
+    let mut config = Network::default_config();
+    config.pre_vote = true;
+    let mut network = Network::new_with_config(vec![None, None, None], &config, &test_logger());
+    network.peers.get_mut(&1).unwrap().set_priority(1);
+    for id in [2, 3] {
+        network.peers.get_mut(&id).unwrap().set_priority(5);
+    }
+    network.send(vec![hup(1)]);
+    assert_ne!(network.peers[&1].state, StateRole::Leader);
+    assert!(leaders(&network).is_empty());
+
+    network.send(vec![hup(2)]);
+    assert_eq!(leaders(&network), vec![2]);
+}
