@@ -5,6 +5,7 @@ use std::fmt;
 use slog::{debug, info, warn};
 
 use crate::eraftpb::{EntryType, Message, MessageType};
+use crate::errors::{Error, StorageError};
 use crate::quorum::VoteResult;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
 use crate::{INVALID_ID, INVALID_INDEX};
@@ -20,6 +21,19 @@ const CONF_SCAN_PAGE_BYTES: u64 = 1 << 20;
 
 /// Up to this many voters, a campaign sorts their ids on the stack.
 const STACK_VOTERS: usize = 16;
+
+/// What a scan of the committed entries not yet applied found.
+enum UnappliedConfChanges {
+    /// No configuration change, or only compacted entries (a snapshot
+    /// brought their configuration).
+    None,
+    /// At least one configuration change.
+    Some,
+    /// The entries could not be read: the storage is fetching them, or
+    /// failed. A node that cannot rule a change out must act as if there
+    /// were one (it might campaign with a stale voter set otherwise).
+    Unknown(Error),
+}
 
 /// A number for a log message, computed only if the message is formatted:
 /// a line the drain filters out then costs no storage reads.
@@ -96,14 +110,34 @@ impl<T: Storage> Raft<T> {
         }
     }
 
-    /// Whether a configuration change is committed but not yet applied.
+    /// Whether a configuration change is committed but not yet applied, as
+    /// far as this node can tell: entries it cannot read for any reason
+    /// but compaction count as holding one (see [`UnappliedConfChanges`]).
     fn has_unapplied_conf_changes(&self, purpose: GetEntriesFor) -> bool {
+        match self.scan_unapplied_conf_changes(purpose) {
+            UnappliedConfChanges::None => false,
+            UnappliedConfChanges::Some => true,
+            UnappliedConfChanges::Unknown(err) => {
+                warn!(
+                    self.logger,
+                    "cannot read the committed entries not yet applied; \
+                     assuming they hold a configuration change";
+                    "applied" => self.raft_log.applied,
+                    "committed" => self.raft_log.committed,
+                    "err" => %err,
+                );
+                true
+            }
+        }
+    }
+
+    fn scan_unapplied_conf_changes(&self, purpose: GetEntriesFor) -> UnappliedConfChanges {
         let (applied, committed) = (self.raft_log.applied, self.raft_log.committed);
         if applied >= committed {
-            return false;
+            return UnappliedConfChanges::None;
         }
         if self.pending_conf_index > applied && self.pending_conf_index <= committed {
-            return true;
+            return UnappliedConfChanges::Some;
         }
         let ctx = GetEntriesContext::new(purpose);
         let mut lo = applied + 1;
@@ -113,23 +147,30 @@ impl<T: Storage> Raft<T> {
                 .raft_log
                 .slice(lo, committed + 1, Some(CONF_SCAN_PAGE_BYTES), ctx)
             {
-                Ok(ents) if !ents.is_empty() => {
+                Ok(ents) => {
+                    let Some(last) = ents.last() else {
+                        // A non-empty range must yield an entry.
+                        return UnappliedConfChanges::Unknown(Error::Store(
+                            StorageError::Unavailable,
+                        ));
+                    };
                     if ents.iter().any(|e| {
                         matches!(
                             e.entry_type(),
                             EntryType::EntryConfChange | EntryType::EntryConfChangeV2
                         )
                     }) {
-                        return true;
+                        return UnappliedConfChanges::Some;
                     }
-                    lo = ents.last().unwrap().index + 1;
+                    lo = last.index + 1;
                 }
-                // Entries the node cannot read are behind a snapshot whose
-                // configuration it already holds, or are being fetched.
-                _ => return false,
+                // Compacted entries are behind a snapshot, whose
+                // configuration this node already holds.
+                Err(Error::Store(StorageError::Compacted)) => return UnappliedConfChanges::None,
+                Err(err) => return UnappliedConfChanges::Unknown(err),
             }
         }
-        false
+        UnappliedConfChanges::None
     }
 
     /// Campaigns for leadership. `campaign_type` is one of
@@ -476,7 +517,6 @@ mod tests {
 
     use super::*;
     use crate::eraftpb::ConfState;
-    use crate::errors::StorageError;
     use crate::storage::MemStorage;
     use crate::Config;
 
