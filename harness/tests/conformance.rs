@@ -63,3 +63,33 @@ fn pre_vote_rejected_on_priority_at_term_zero_does_not_panic() {
     network.send(vec![hup(2)]);
     assert_eq!(leaders(&network), vec![2]);
 }
+
+// Node 2 asks for a snapshot; the request is lost. It then wins an election
+// (term 2) and later steps down when node 1 wins term 3. A request made as a
+// follower means nothing to a leader: raft-rs clears it on becoming
+// candidate or leader. Kept, it sits below the commit index and leader and
+// follower exchange refused snapshots instead of appends: the follower stops
+// advancing.
+#[test]
+fn pending_snapshot_request_is_dropped_on_becoming_candidate() {
+    let mut network = elected(3);
+    let follower = network.peers.get_mut(&2).unwrap();
+    follower.request_snapshot().unwrap();
+    follower.read_messages();
+
+    network.send(vec![hup(2)]);
+    assert_eq!(leaders(&network), vec![2]);
+    assert_eq!(network.peers[&2].pending_request_snapshot, INVALID_INDEX);
+    network.send(vec![propose(2, "under 2")]);
+
+    network.send(vec![hup(1)]);
+    assert_eq!(leaders(&network), vec![1]);
+    network.send(vec![propose(1, "under 1")]);
+    network.send(vec![beat(1)]);
+    let leader_log = log_shape(&network.peers[&1].raft_log);
+    assert_eq!(log_shape(&network.peers[&2].raft_log), leader_log);
+    assert_eq!(
+        network.peers[&2].raft_log.committed,
+        network.peers[&1].raft_log.committed
+    );
+}

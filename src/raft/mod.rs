@@ -566,13 +566,19 @@ impl<T: Storage> Raft<T> {
     }
 
     /// Resets the volatile state for `term`: a new term forgets the vote;
-    /// timers, votes, pending reads and the leader's view of its peers start
-    /// afresh.
+    /// timers, votes, pending reads, a pending snapshot request and the
+    /// leader's view of its peers start afresh.
+    ///
+    /// A snapshot request is a follower's: a node that becomes candidate or
+    /// leader drops it (as raft-rs does), or, back to follower, it would
+    /// ask for a snapshot below its commit index and refuse every append
+    /// meanwhile. [`become_follower`](Self::become_follower) keeps it.
     pub fn reset(&mut self, term: u64) {
         if self.term != term {
             self.term = term;
             self.vote = INVALID_ID;
         }
+        self.pending_request_snapshot = crate::INVALID_INDEX;
         self.leader_id = INVALID_ID;
         self.reset_randomized_election_timeout();
         self.election_elapsed = 0;
