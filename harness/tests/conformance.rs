@@ -93,3 +93,36 @@ fn pending_snapshot_request_is_dropped_on_becoming_candidate() {
         network.peers[&1].raft_log.committed
     );
 }
+
+fn remove_voter(id: u64) -> ConfChangeV2 {
+    let mut cc = ConfChangeV2::default();
+    cc.changes.push(raft_proto::new_conf_change_single(
+        id,
+        ConfChangeType::RemoveNode,
+    ));
+    cc
+}
+
+// A four-voter group: the leader's read is acknowledged by itself and node 2
+// only (3 and 4 are cut off), two of four, no quorum. Removing voter 4
+// leaves three voters, of which those two acknowledgements are a quorum:
+// the read is confirmed then (raft-rs re-checks pending reads after a
+// configuration change), not held while later reads overtake it.
+#[test]
+fn pending_read_is_released_when_the_quorum_shrinks() {
+    let mut network = elected(4);
+    network.cut(1, 3);
+    network.cut(1, 4);
+    network.send(vec![read_request(1, b"early")]);
+    assert_eq!(network.peers[&1].pending_read_count(), 1);
+    assert!(network.peers[&1].read_states.is_empty());
+
+    let leader = network.peers.get_mut(&1).unwrap();
+    leader.apply_conf_change(&remove_voter(4)).unwrap();
+    let msgs = leader.read_messages();
+    network.filter_and_send(msgs);
+    let states = &network.peers[&1].read_states;
+    assert_eq!(states.len(), 1, "{states:?}");
+    assert_eq!(states[0].request_ctx, b"early".to_vec());
+    assert_eq!(network.peers[&1].pending_read_count(), 0);
+}
