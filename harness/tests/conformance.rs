@@ -126,3 +126,23 @@ fn pending_read_is_released_when_the_quorum_shrinks() {
     assert_eq!(states[0].request_ctx, b"early".to_vec());
     assert_eq!(network.peers[&1].pending_read_count(), 0);
 }
+
+// A read retried with the context of a read still pending (its heartbeat
+// round was lost) must start a heartbeat round at once, as raft-rs and etcd
+// do, rather than wait for the next heartbeat tick.
+#[test]
+fn retried_read_sends_a_heartbeat_round() {
+    let mut network = elected(3);
+    let leader = network.peers.get_mut(&1).unwrap();
+    leader.step(read_request(1, b"retry")).unwrap();
+    let first = of_type(&leader.read_messages(), MessageType::MsgHeartbeat);
+    assert_eq!(first.len(), 2, "the first attempt sends a round");
+
+    leader.step(read_request(1, b"retry")).unwrap();
+    let retry = of_type(&leader.read_messages(), MessageType::MsgHeartbeat);
+    assert_eq!(retry.len(), 2, "the retry sent no heartbeat round");
+    network.send(retry);
+    let states = &network.peers[&1].read_states;
+    assert_eq!(states.len(), 1, "{states:?}");
+    assert_eq!(states[0].request_ctx, b"retry".to_vec());
+}

@@ -53,10 +53,14 @@ impl<T: Storage> Raft<T> {
         match self.read_only.option {
             ReadOnlyOption::Safe => {
                 // Record the commit index, then confirm leadership with a
-                // heartbeat round that carries this read's token.
+                // heartbeat round that carries this read's token. A retry
+                // of a read still pending starts a round too (its earlier
+                // one may be lost), carrying the newest pending token,
+                // whose confirmation confirms the retried read as well.
                 let self_id = self.id;
-                if let Some(ctx) = self.read_only.add_request(committed, m, self_id) {
-                    self.bcast_heartbeat_with_ctx(Some(ctx));
+                match self.read_only.add_request(committed, m, self_id) {
+                    Some(ctx) => self.bcast_heartbeat_with_ctx(Some(ctx)),
+                    None => self.bcast_heartbeat(),
                 }
             }
             ReadOnlyOption::LeaseBased => {
