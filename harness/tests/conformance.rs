@@ -146,3 +146,51 @@ fn retried_read_sends_a_heartbeat_round() {
     assert_eq!(states.len(), 1, "{states:?}");
     assert_eq!(states[0].request_ctx, b"retry".to_vec());
 }
+
+/// A follower at term 2 whose log holds `1@1, 2@2, 3@2` with only index 1
+/// committed.
+fn follower_with_uncommitted_tail() -> Interface {
+    let storage = storage_with_log(
+        vec![1, 2, 3],
+        &[empty_entry(1, 1), empty_entry(2, 2), empty_entry(2, 3)],
+        2,
+    );
+    storage.wl().mut_hard_state().commit = 1;
+    let mut node = new_test_raft(2, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    node.become_follower(2, 1);
+    node
+}
+
+fn read_response(term: u64, index: u64) -> Message {
+    let mut m = new_message(1, 2, MessageType::MsgReadIndexResp, 0);
+    m.term = term;
+    m.index = index;
+    m.entries.push(new_entry(0, 0, Some("ctx")));
+    m
+}
+
+// The leader answers a forwarded read with its commit index. A follower that
+// holds the entry at that index in the leader's term knows (Log Matching,
+// §5.3) that its log up to there is the leader's, committed: raft-rs
+// advances its commit there, saving a round trip. Never past its own last
+// index, and not when the term there differs.
+#[test]
+fn follower_learns_the_commit_index_from_a_read_response() {
+    let mut node = follower_with_uncommitted_tail();
+    node.step(read_response(2, 2)).unwrap();
+    assert_eq!(node.raft_log.committed, 2);
+    assert_eq!(node.read_states.len(), 1);
+
+    // Past the last index: the read is handed out, the commit does not move.
+    let mut node = follower_with_uncommitted_tail();
+    node.step(read_response(2, 7)).unwrap();
+    assert_eq!(node.raft_log.committed, 1);
+    assert_eq!(node.read_states.len(), 1);
+
+    // The entry at the read index is of an earlier term than the leader's:
+    // it may not be the leader's entry.
+    let mut node = follower_with_uncommitted_tail();
+    node.become_follower(3, 1);
+    node.step(read_response(3, 3)).unwrap();
+    assert_eq!(node.raft_log.committed, 1);
+}
