@@ -7,7 +7,6 @@ mod test_util;
 
 use harness::*;
 use raft::eraftpb::*;
-use raft::storage::MemStorage;
 use raft::*;
 use test_util::*;
 
@@ -193,4 +192,46 @@ fn follower_learns_the_commit_index_from_a_read_response() {
     node.become_follower(3, 1);
     node.step(read_response(3, 3)).unwrap();
     assert_eq!(node.raft_log.committed, 1);
+}
+
+// A heartbeat's commit index is at most what the leader knows the follower
+// holds; one past the follower's last index is malformed, or means the
+// follower lost data. Clamping it would commit whatever the follower holds
+// there, which need not be the leader's entries (a heartbeat names no
+// entry). The follower ignores that commit and still answers.
+#[test]
+fn heartbeat_commit_past_the_last_index_is_ignored() {
+    let mut node = follower_with_uncommitted_tail();
+    let mut m = new_message(1, 2, MessageType::MsgHeartbeat, 0);
+    m.term = 2;
+    m.commit = 9;
+    node.step(m).unwrap();
+    assert_eq!(node.raft_log.committed, 1);
+    let resps = of_type(&node.read_messages(), MessageType::MsgHeartbeatResponse);
+    assert_eq!(resps.len(), 1);
+}
+
+// Only requests the application steps (proposals, reads, transfer requests)
+// and local messages may come without a term. Any other message from a
+// peer without one is malformed, and dropped: here an acknowledgement that
+// would otherwise move the leader's progress of node 2.
+#[test]
+fn peer_messages_without_a_term_are_dropped() {
+    let mut network = elected(3);
+    let leader = network.peers.get_mut(&1).unwrap();
+    leader.step(propose(1, "x")).unwrap();
+    leader.read_messages();
+    let before = leader.prs().get(2).unwrap().clone();
+    let last = leader.raft_log.last_index();
+    for t in [
+        MessageType::MsgAppendResponse,
+        MessageType::MsgHeartbeatResponse,
+    ] {
+        let mut m = new_message(2, 1, t, 0);
+        m.index = last;
+        m.commit = last;
+        leader.step(m).unwrap();
+    }
+    assert_eq!(leader.prs().get(2).unwrap(), &before);
+    assert!(leader.read_messages().is_empty());
 }

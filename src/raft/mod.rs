@@ -32,6 +32,7 @@ use slog::{debug, info, o, Logger};
 
 use crate::eraftpb::{HardState, Message, MessageType, Snapshot};
 use crate::errors::{Error, Result};
+use crate::message_kind::{self, SendTerm};
 use crate::raft_log::RaftLog;
 use crate::read_only::ReadOnly;
 use crate::storage::Storage;
@@ -434,20 +435,11 @@ impl<T: Storage> Raft<T> {
         use MessageType::*;
         let msg_type = m.msg_type();
         if m.term == 0 {
-            // Local messages and forwarded proposals and reads carry no
-            // term. A vote or vote response must (§5.2): drop it.
-            let needs_term = matches!(
-                msg_type,
-                MsgRequestVote
-                    | MsgRequestPreVote
-                    | MsgRequestVoteResponse
-                    | MsgRequestPreVoteResponse
-                    | MsgAppend
-                    | MsgHeartbeat
-                    | MsgSnapshot
-                    | MsgTimeoutNow
-            );
-            if needs_term {
+            // Only local messages and the application's requests (which a
+            // follower forwards as they are) come without a term; anything
+            // else without one is malformed (a vote must name its term,
+            // §5.2).
+            if !message_kind::may_have_zero_term(msg_type) {
                 debug!(self.logger, "dropping a message without a term"; "msg type" => ?msg_type, "from" => m.from);
                 return false;
             }
@@ -542,15 +534,11 @@ impl<T: Storage> Raft<T> {
     /// keeps its original sender, so the leader answers the node that asked
     /// rather than the one that passed it on.
     pub(crate) fn send(&mut self, mut m: Message) {
-        use MessageType::*;
         if m.from == INVALID_ID {
             m.from = self.id;
         }
-        match m.msg_type() {
-            MsgRequestVote
-            | MsgRequestPreVote
-            | MsgRequestVoteResponse
-            | MsgRequestPreVoteResponse => {
+        match message_kind::send_term(m.msg_type()) {
+            SendTerm::SetBySender => {
                 if m.term == 0 {
                     crate::fatal!(
                         self.logger,
@@ -559,8 +547,8 @@ impl<T: Storage> Raft<T> {
                     );
                 }
             }
-            MsgPropose | MsgReadIndex => {}
-            _ => m.term = self.term,
+            SendTerm::Unset => {}
+            SendTerm::Current => m.term = self.term,
         }
         self.msgs.push(m);
     }
