@@ -69,7 +69,15 @@ impl<T: Storage> Raft<T> {
         let mut resp = Message::new();
         resp.set_msg_type(MessageType::MsgAppendResponse);
         resp.to = m.from;
-        if self.restore(m.take_snapshot()) {
+        let restored = if sterm > m.term {
+            // The leader of `m.term` cannot hold an entry of a later term
+            // (§5.3, Log Matching): a malformed snapshot, ignored.
+            debug!(self.logger, "ignoring a snapshot of a later term than its message"; "snapshot term" => sterm, "msg term" => m.term);
+            false
+        } else {
+            self.restore(m.take_snapshot())
+        };
+        if restored {
             info!(
                 self.logger,
                 "[commit: {commit}, term: {term}] restored snapshot [index: {snapshot_index}, term: {snapshot_term}]",
