@@ -111,9 +111,10 @@ impl<T: Storage> Raft<T> {
             debug!(self.logger, "ignoring an empty snapshot");
             return false;
         }
-        if meta.index == u64::MAX {
-            // No entry could ever follow it: a nonsense index from a peer.
-            debug!(self.logger, "ignoring a snapshot at the maximum index");
+        if meta.index > super::MAX_PEER_LOG_INDEX {
+            // A nonsense index from a peer: this node's own appends after it
+            // would overflow.
+            debug!(self.logger, "ignoring a snapshot past the maximum log index"; "index" => meta.index);
             return false;
         }
         if meta.index < self.raft_log.committed {
