@@ -9,10 +9,13 @@
 //! Test helpers (building configs, nodes, messages) live in each test
 //! suite's `test_util` module, not here: tests glob-import `raft::*`,
 //! `raft_proto::*` and `harness::*` together, so this crate exports only
-//! [`Interface`] and [`Network`].
+//! [`Interface`] and [`Network`], and the [`fuzzing`] module (the logic of
+//! the fuzz targets, so that stable tests can replay their corpus).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod fuzzing;
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
