@@ -9,14 +9,17 @@
 //! Test helpers (building configs, nodes, messages) live in each test
 //! suite's `test_util` module, not here: tests glob-import `raft::*`,
 //! `raft_proto::*` and `harness::*` together, so this crate exports only
-//! [`Interface`] and [`Network`], plus two modules: [`datadriven`], the
-//! runner of data-driven scenario files, and [`interaction`], the
-//! environment of `RawNode`s that interaction scenarios drive.
+//! [`Interface`] and [`Network`], plus modules: [`datadriven`], the
+//! runner of data-driven scenario files; [`interaction`], the
+//! environment of `RawNode`s that interaction scenarios drive; and
+//! [`fuzzing`], the logic of the fuzz targets, so that stable tests can
+//! replay their corpus.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod datadriven;
+pub mod fuzzing;
 pub mod interaction;
 
 use std::collections::VecDeque;

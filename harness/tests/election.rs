@@ -471,3 +471,36 @@ fn new_leader_is_accepted_by_all() {
         assert_eq!(node.leader_id, 3, "node {id}");
     }
 }
+
+// A node still at term 0 (a fresh node started with its membership) that
+// rejects a pre-vote has no term to put on the rejection. It must not panic
+// (found by the raw_node fuzz target: a higher-priority node at term 0
+// refusing a lower-priority pre-candidate); it sends nothing, and the
+// pre-candidate times out, as it would on a lost rejection.
+#[test]
+fn node_at_term_0_rejecting_a_pre_vote_sends_nothing() {
+    let l = test_logger();
+    let mut config = new_test_config(1, 10, 1);
+    config.pre_vote = true;
+    config.priority = 5;
+    let mut r = new_test_raft_with_config(&config, new_storage(vec![1, 2, 3]), &l);
+    assert_eq!(r.term, 0);
+    let mut pre_vote = new_message(2, 1, MessageType::MsgRequestPreVote, 0);
+    pre_vote.term = 1;
+    pre_vote.priority = 1;
+    r.step(pre_vote).unwrap();
+    assert!(r.read_messages().is_empty());
+    assert_eq!((r.term, r.vote), (0, 0));
+
+    // Once it has a term, it rejects with it.
+    r.become_follower(1, INVALID_ID);
+    let mut pre_vote = new_message(2, 1, MessageType::MsgRequestPreVote, 0);
+    pre_vote.term = 2;
+    pre_vote.priority = 1;
+    r.step(pre_vote).unwrap();
+    let msgs = r.read_messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(msgs[0].msg_type(), MessageType::MsgRequestPreVoteResponse);
+    assert!(msgs[0].reject);
+    assert_eq!(msgs[0].term, 1);
+}

@@ -658,8 +658,13 @@ fn snapshot_at_maximum_index_is_ignored() {
     assert_eq!(r.raft_log.committed, 0);
 }
 
+/// The highest log index a peer may name (half the index space: the rest
+/// is headroom for this node's own appends).
+const MAX_PEER_LOG_INDEX: u64 = u64::MAX / 2;
+
 // Found by this fuzzer (soak): an entry at index u64::MAX would make the
-// log's length overflow; an append carrying one is ignored.
+// log's length overflow; an append carrying an entry past the highest index
+// a peer may name is ignored.
 #[test]
 fn append_reaching_maximum_index_is_ignored() {
     let mut r = new_test_raft(
@@ -672,18 +677,48 @@ fn append_reaching_maximum_index_is_ignored() {
     );
     let mut snap = new_message(2, 1, MessageType::MsgSnapshot, 0);
     snap.term = 1;
-    snap.snapshot = Some(new_snapshot(u64::MAX - 2, 1, vec![1, 2, 3])).into();
+    snap.snapshot = Some(new_snapshot(MAX_PEER_LOG_INDEX - 1, 1, vec![1, 2, 3])).into();
     r.step(snap).unwrap();
     r.persist();
-    assert_eq!(r.raft_log.last_index(), u64::MAX - 2);
-    let ents = vec![empty_entry(1, u64::MAX - 1), empty_entry(1, u64::MAX)];
+    assert_eq!(r.raft_log.last_index(), MAX_PEER_LOG_INDEX - 1);
+    let ents = vec![
+        empty_entry(1, MAX_PEER_LOG_INDEX),
+        empty_entry(1, MAX_PEER_LOG_INDEX + 1),
+    ];
     let mut m = new_message_with_entries(2, 1, MessageType::MsgAppend, ents);
     m.term = 1;
-    m.index = u64::MAX - 2;
+    m.index = MAX_PEER_LOG_INDEX - 1;
     m.log_term = 1;
     r.step(m).unwrap();
     r.persist();
-    assert_eq!(r.raft_log.last_index(), u64::MAX - 2);
+    assert_eq!(r.raft_log.last_index(), MAX_PEER_LOG_INDEX - 1);
+}
+
+// Found by the raw_node fuzz target: a snapshot accepted at u64::MAX - 1
+// left the node's own empty entry, on becoming leader, at u64::MAX, and the
+// log's length overflowed. Snapshots past the highest index a peer may name
+// are ignored; at that index, the node still has room to lead.
+#[test]
+fn snapshot_near_the_maximum_index_is_ignored() {
+    let mut r = new_test_raft(
+        1,
+        vec![1, 2, 3],
+        10,
+        1,
+        new_storage(vec![1, 2, 3]),
+        &test_logger(),
+    );
+    for index in [u64::MAX - 1, MAX_PEER_LOG_INDEX + 1, MAX_PEER_LOG_INDEX] {
+        let mut snap = new_message(2, 1, MessageType::MsgSnapshot, 0);
+        snap.term = 1;
+        snap.snapshot = Some(new_snapshot(index, 1, vec![1, 2, 3])).into();
+        r.step(snap).unwrap();
+        r.persist();
+    }
+    assert_eq!(r.raft_log.last_index(), MAX_PEER_LOG_INDEX);
+    r.become_candidate();
+    r.become_leader();
+    assert_eq!(r.raft_log.last_index(), MAX_PEER_LOG_INDEX + 1);
 }
 
 // Found by this fuzzer (soak): a snapshot at exactly the commit index but

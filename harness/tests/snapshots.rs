@@ -678,3 +678,26 @@ fn sorted(mut v: Vec<u64>) -> Vec<u64> {
     v.sort_unstable();
     v
 }
+
+// §5.3: the leader of a term holds no entry of a later term, so a snapshot
+// whose last entry is of a later term than its message is malformed. It is
+// ignored (found by the storage_faults fuzz target: installing it raised
+// the stored term above the node's, and the next hard state lowered it).
+#[test]
+fn snapshot_of_a_later_term_than_its_message_is_ignored() {
+    let mut r = follower_with_committed_log();
+    let before = log_shape(&r.raft_log);
+    r.step(snapshot_msg(new_snapshot(10, 3, vec![1, 2, 3]), 2))
+        .unwrap();
+    assert_eq!(log_shape(&r.raft_log), before);
+    assert_eq!(r.raft_log.committed, 3);
+    assert_eq!(r.term, 2);
+    let response = only_append_response(&mut r);
+    assert_eq!(response.index, 3);
+
+    // The same snapshot in a message of its own term installs.
+    r.step(snapshot_msg(new_snapshot(10, 3, vec![1, 2, 3]), 3))
+        .unwrap();
+    assert_eq!(r.raft_log.committed, 10);
+    assert_eq!(r.term, 3);
+}

@@ -10,13 +10,23 @@
 //!   set on every byte but the last (300 = `AC 02`); a negative `int64` is its
 //!   two's complement, so it always takes 10 bytes;
 //! - fields holding their default value (0, false, empty) are not written;
-//! - a repeated scalar (`repeated uint64`) is packed: one length-delimited
-//!   record holding the varints back to back;
+//! - a repeated scalar (`repeated uint64`, only in `ConfState`) is written
+//!   unpacked, one varint record per element, because `eraftpb.proto` marks
+//!   it `[packed = false]`: raft-rs 0.7's generator (rust-protobuf 2) writes
+//!   it that way regardless of proto3's packed default. Readers accept both
+//!   forms;
 //! - a repeated message is one length-delimited record per element, even an
 //!   element with every field at its default (`length 0`);
-//! - fields are written in field-number order.
+//! - fields are written in the order `eraftpb.proto` declares them, which is
+//!   raft-rs 0.7's declaration order and not always field-number order
+//!   (`Entry.context` before `sync_log`, `Message.commit_term` after
+//!   `commit`, `Message.request_snapshot` before `reject`, `ConfChange.id`
+//!   last). The `*_fields_in_declaration_order` tests pin each message's
+//!   order; the `raft-compare` crate's `wire_bytes` test checks the bytes
+//!   against raft-rs 0.7's own encoder.
 //!
-//! A changed field number or wire type changes a tag byte and fails a test.
+//! A changed field number, wire type or declaration order changes the bytes
+//! and fails a test.
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -56,8 +66,8 @@ fn entry_golden_bytes() {
         0x10, 0xAC, 0x02,       // 2 term, varint: 300 = 0b10_0101100 -> AC 02
         0x18, 0x03,             // 3 index, varint: 3
         0x22, 0x02, b'a', b'b', // 4 data, length-delimited: 2 bytes "ab"
-        0x28, 0x01,             // 5 sync_log, varint: true
         0x32, 0x01, b'c',       // 6 context, length-delimited: 1 byte "c"
+        0x28, 0x01,             // 5 sync_log, varint: true (declared after context)
     ];
     assert_golden(&full_entry(), &expected);
 }
@@ -96,33 +106,34 @@ fn full_conf_state() -> ConfState {
 }
 
 #[test]
-fn conf_state_golden_bytes_are_packed() {
+fn conf_state_golden_bytes_are_unpacked() {
     #[rustfmt::skip]
     let expected = [
-        0x0A, 0x03, 0x01, 0x02, 0x03, // 1 voters, packed: 3 bytes of varints 1 2 3
-        0x12, 0x01, 0x04,             // 2 learners, packed: 1 byte, 4
-        0x1A, 0x03, 0x01, 0xC8, 0x01, // 3 voters_outgoing, packed: 3 bytes, 1 then 200 = C8 01
-        0x22, 0x01, 0x06,             // 4 learners_next, packed: 1 byte, 6
-        0x28, 0x01,                   // 5 auto_leave, varint: true
+        0x08, 0x01, 0x08, 0x02, 0x08, 0x03, // 1 voters, one varint record each: 1, 2, 3
+        0x10, 0x04,                         // 2 learners: 4
+        0x18, 0x01, 0x18, 0xC8, 0x01,       // 3 voters_outgoing: 1, then 200 = C8 01
+        0x20, 0x06,                         // 4 learners_next: 6
+        0x28, 0x01,                         // 5 auto_leave, varint: true
     ];
     assert_golden(&full_conf_state(), &expected);
 }
 
 #[test]
-fn conf_state_decodes_unpacked_repeated_fields() {
-    // proto3 readers accept a repeated scalar as one varint record per
-    // element too (what a proto2 writer sends), and may mix both forms.
+fn conf_state_decodes_packed_repeated_fields() {
+    // Readers accept a repeated scalar packed too (what a proto3 writer that
+    // follows the packed default sends, this crate before 0.8 included), and
+    // both forms mixed in one field.
     #[rustfmt::skip]
-    let unpacked = [
-        0x08, 0x01, 0x08, 0x02,       // 1 voters, varint records: 1, 2
-        0x0A, 0x01, 0x03,             // 1 voters, packed: 3
-        0x10, 0x04,                   // 2 learners, varint: 4
-        0x18, 0x01, 0x18, 0xC8, 0x01, // 3 voters_outgoing: 1, 200
-        0x20, 0x06,                   // 4 learners_next: 6
+    let packed = [
+        0x0A, 0x02, 0x01, 0x02,       // 1 voters, packed: 2 bytes of varints 1 2
+        0x08, 0x03,                   // 1 voters, varint record: 3
+        0x12, 0x01, 0x04,             // 2 learners, packed: 1 byte, 4
+        0x1A, 0x03, 0x01, 0xC8, 0x01, // 3 voters_outgoing, packed: 3 bytes, 1 then 200
+        0x22, 0x01, 0x06,             // 4 learners_next, packed: 1 byte, 6
         0x28, 0x01,                   // 5 auto_leave: true
     ];
     assert_eq!(
-        ConfState::parse_from_bytes(&unpacked).unwrap(),
+        ConfState::parse_from_bytes(&packed).unwrap(),
         full_conf_state()
     );
 }
@@ -138,10 +149,10 @@ fn conf_change_golden_bytes() {
     };
     #[rustfmt::skip]
     let expected = [
-        0x08, 0x01,       // 1 id, varint: 1
         0x10, 0x02,       // 2 change_type, varint: AddLearnerNode = 2
         0x18, 0x04,       // 3 node_id, varint: 4
         0x22, 0x01, b'x', // 4 context, length-delimited: "x"
+        0x08, 0x01,       // 1 id, varint: 1 (declared last)
     ];
     assert_golden(&change, &expected);
 }
@@ -226,19 +237,19 @@ const FULL_MESSAGE_BYTES: &[u8] = &[
     0x22, 0x01, b'x',       //   4 data: "x"
     0x3A, 0x00,             // 7 entries[1]: the default Entry, 0 bytes but present
     0x40, 0x09,             // 8 commit: 9
-    0x4A, 0x0E,             // 9 snapshot, length-delimited: 14 bytes of Snapshot
+    0x78, 0x04,             // 15 commit_term: 4 (declared right after commit)
+    0x4A, 0x0D,             // 9 snapshot, length-delimited: 13 bytes of Snapshot
     0x0A, 0x01, b's',       //   1 data: "s"
-    0x12, 0x09,             //   2 metadata: 9 bytes of SnapshotMetadata
-    0x0A, 0x03,             //     1 conf_state: 3 bytes of ConfState
-    0x0A, 0x01, 0x01,       //       1 voters, packed: 1 byte, 1
+    0x12, 0x08,             //   2 metadata: 8 bytes of SnapshotMetadata
+    0x0A, 0x02,             //     1 conf_state: 2 bytes of ConfState
+    0x08, 0x01,             //       1 voters, one varint record: 1
     0x10, 0x08,             //     2 index: 8
     0x18, 0x04,             //     3 term: 4
+    0x68, 0x06,             // 13 request_snapshot: 6 (declared before reject)
     0x50, 0x01,             // 10 reject: true (tag 10 << 3 | 0 = 0x50)
     0x58, 0x07,             // 11 reject_hint: 7
     0x62, 0x01, b'c',       // 12 context, length-delimited: "c"
-    0x68, 0x06,             // 13 request_snapshot: 6
     0x70, 0x03,             // 14 deprecated_priority: 3
-    0x78, 0x04,             // 15 commit_term: 4
     0x80, 0x01,             // 16 priority: tag 16 << 3 = 128 needs two varint bytes
     0xFE, 0xFF, 0xFF, 0xFF, 0xFF, // -2 as int64: two's complement 0xFFFF_FFFF_FFFF_FFFE,
     0xFF, 0xFF, 0xFF, 0xFF, 0x01, //   a 10-byte varint
@@ -247,6 +258,131 @@ const FULL_MESSAGE_BYTES: &[u8] = &[
 #[test]
 fn message_with_entries_and_snapshot_golden_bytes() {
     assert_golden(&full_message(), FULL_MESSAGE_BYTES);
+}
+
+/// The field numbers of the top-level records of `bytes`, in the order they
+/// were written. Understands the two wire types eraftpb uses: varint (0) and
+/// length-delimited (2).
+fn emitted_field_order(bytes: &[u8]) -> Vec<u64> {
+    fn varint(bytes: &[u8], at: &mut usize) -> u64 {
+        let mut value = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = bytes[*at];
+            *at += 1;
+            value |= u64::from(byte & 0x7F) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        value
+    }
+    let mut order = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let tag = varint(bytes, &mut at);
+        match tag & 7 {
+            0 => {
+                varint(bytes, &mut at);
+            }
+            2 => at += varint(bytes, &mut at) as usize,
+            wire_type => panic!("wire type {wire_type} in {bytes:02X?}"),
+        }
+        order.push(tag >> 3);
+    }
+    order
+}
+
+/// Encodes `value`, which must set every field once, and checks its fields
+/// come out in `declared` order.
+fn assert_field_order<M: protobuf::MessageFull>(value: &M, declared: &[u64]) {
+    let bytes = value.write_to_bytes().unwrap();
+    assert_eq!(
+        M::descriptor().fields().count(),
+        declared.len(),
+        "every field of {} must be in the order",
+        M::descriptor().name()
+    );
+    assert_eq!(
+        emitted_field_order(&bytes),
+        declared,
+        "field order of {}",
+        M::descriptor().name()
+    );
+}
+
+#[test]
+fn entry_fields_in_declaration_order() {
+    // context (6, tag 0x32) is written before sync_log (5, tag 0x28).
+    assert_field_order(&full_entry(), &[1, 2, 3, 4, 6, 5]);
+    let bytes = full_entry().write_to_bytes().unwrap();
+    let context_at = bytes.iter().position(|&byte| byte == 0x32).unwrap();
+    let sync_log_at = bytes.iter().position(|&byte| byte == 0x28).unwrap();
+    assert!(context_at < sync_log_at, "{bytes:02X?}");
+}
+
+#[test]
+fn message_fields_in_declaration_order() {
+    let mut message = full_message();
+    message.entries.truncate(1);
+    assert_field_order(
+        &message,
+        &[1, 2, 3, 4, 5, 6, 7, 8, 15, 9, 13, 10, 11, 12, 14, 16],
+    );
+}
+
+#[test]
+fn conf_change_fields_in_declaration_order() {
+    let change = ConfChange {
+        id: 9,
+        change_type: ConfChangeType::RemoveNode.into(),
+        node_id: 2,
+        context: Bytes::from_static(b"c"),
+        ..Default::default()
+    };
+    assert_field_order(&change, &[2, 3, 4, 1]);
+}
+
+#[test]
+fn other_messages_fields_in_declaration_order() {
+    // These declare their fields in field-number order, as raft-rs 0.7 does.
+    let metadata = SnapshotMetadata {
+        conf_state: Some(ConfState::from((vec![1], vec![]))).into(),
+        index: 2,
+        term: 1,
+        ..Default::default()
+    };
+    assert_field_order(&metadata, &[1, 2, 3]);
+    let snapshot = Snapshot {
+        data: Bytes::from_static(b"d"),
+        metadata: Some(metadata).into(),
+        ..Default::default()
+    };
+    assert_field_order(&snapshot, &[1, 2]);
+    let hard_state = HardState {
+        term: 1,
+        vote: 2,
+        commit: 3,
+        ..Default::default()
+    };
+    assert_field_order(&hard_state, &[1, 2, 3]);
+    let conf_state = ConfState {
+        voters: vec![1],
+        learners: vec![2],
+        voters_outgoing: vec![3],
+        learners_next: vec![4],
+        auto_leave: true,
+        ..Default::default()
+    };
+    assert_field_order(&conf_state, &[1, 2, 3, 4, 5]);
+    let single = new_conf_change_single(3, ConfChangeType::RemoveNode);
+    assert_field_order(&single, &[1, 2]);
+    let change_v2 = ConfChangeV2 {
+        transition: ConfChangeTransition::Explicit.into(),
+        changes: vec![single],
+        context: Bytes::from_static(b"c"),
+        ..Default::default()
+    };
+    assert_field_order(&change_v2, &[1, 2, 3]);
 }
 
 #[test]

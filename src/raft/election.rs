@@ -315,6 +315,13 @@ impl<T: Storage> Raft<T> {
             }
         } else {
             self.log_vote(m, "rejected");
+            if self.term == 0 {
+                // Only a pre-vote reaches here at term 0 (a vote request
+                // moved this node to its term). A rejection must carry a
+                // term, and one of 0 would be dropped by the pre-candidate
+                // anyway: send none, it times out and tries again.
+                return;
+            }
             let mut resp = Message::new();
             resp.set_msg_type(vote_resp_msg_type(msg_type));
             resp.to = m.from;

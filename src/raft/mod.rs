@@ -87,6 +87,13 @@ pub fn vote_resp_msg_type(t: MessageType) -> MessageType {
     }
 }
 
+/// The highest log index a peer may name in a snapshot or an entry. Above
+/// it, a message is nonsense from a peer: no log reaches 2^63 entries (a
+/// billion a second for 292 years), and the headroom keeps `last_index + 1`
+/// and the indexes this node's own appends take from overflowing after
+/// such a message was accepted.
+pub(crate) const MAX_PEER_LOG_INDEX: u64 = u64::MAX / 2;
+
 /// A Raft node: the state machine itself.
 pub struct Raft<T: Storage> {
     /// The current term (§5.1).

@@ -575,9 +575,10 @@ fn entries_follow(m: &Message) -> Result<(), &'static str> {
         if e.index != want {
             return Err("entries do not follow the message index");
         }
-        if want == u64::MAX {
-            // No index could follow it (the log's length would overflow).
-            return Err("entry index at the maximum");
+        if want > super::MAX_PEER_LOG_INDEX {
+            // Nonsense from a peer: this node's own appends after it would
+            // overflow.
+            return Err("entry index past the maximum log index");
         }
         if e.term < prev_term {
             return Err("entry terms decrease");

@@ -69,7 +69,15 @@ impl<T: Storage> Raft<T> {
         let mut resp = Message::new();
         resp.set_msg_type(MessageType::MsgAppendResponse);
         resp.to = m.from;
-        if self.restore(m.take_snapshot()) {
+        let restored = if sterm > m.term {
+            // The leader of `m.term` cannot hold an entry of a later term
+            // (§5.3, Log Matching): a malformed snapshot, ignored.
+            debug!(self.logger, "ignoring a snapshot of a later term than its message"; "snapshot term" => sterm, "msg term" => m.term);
+            false
+        } else {
+            self.restore(m.take_snapshot())
+        };
+        if restored {
             info!(
                 self.logger,
                 "[commit: {commit}, term: {term}] restored snapshot [index: {snapshot_index}, term: {snapshot_term}]",
@@ -103,9 +111,10 @@ impl<T: Storage> Raft<T> {
             debug!(self.logger, "ignoring an empty snapshot");
             return false;
         }
-        if meta.index == u64::MAX {
-            // No entry could ever follow it: a nonsense index from a peer.
-            debug!(self.logger, "ignoring a snapshot at the maximum index");
+        if meta.index > super::MAX_PEER_LOG_INDEX {
+            // A nonsense index from a peer: this node's own appends after it
+            // would overflow.
+            debug!(self.logger, "ignoring a snapshot past the maximum log index"; "index" => meta.index);
             return false;
         }
         if meta.index < self.raft_log.committed {
