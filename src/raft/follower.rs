@@ -61,6 +61,31 @@ impl<T: Storage> Raft<T> {
         Ok(())
     }
 
+    /// Forgets the leader this follower knows (etcd's `ForgetLeader`): the
+    /// leader hint becomes `INVALID_ID`, so proposals and reads are no
+    /// longer forwarded to a leader the application believes dead, and with
+    /// check quorum the node may grant votes before its election timeout
+    /// passes (the leader-stickiness check of thesis §4.2.3 and §9.6 applies
+    /// only while a leader is known). It does not campaign, change the term
+    /// or reset its election timer. The next message from a leader of the
+    /// term makes it known again.
+    ///
+    /// A no-op on leaders, candidates and pre-candidates, and with
+    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased):
+    /// lease reads rely on followers not voting while the leader's lease
+    /// holds, which forgetting the leader would break.
+    pub fn forget_leader(&mut self) {
+        if self.state != StateRole::Follower || self.leader_id == INVALID_ID {
+            return;
+        }
+        if self.read_only.option == crate::ReadOnlyOption::LeaseBased {
+            info!(self.logger, "ignoring forget_leader: lease-based reads are on"; "leader" => self.leader_id);
+            return;
+        }
+        info!(self.logger, "forgetting leader"; "leader" => self.leader_id, "term" => self.term);
+        self.leader_id = INVALID_ID;
+    }
+
     pub(crate) fn step_follower(&mut self, m: &mut Message) -> Result<()> {
         match m.msg_type() {
             MessageType::MsgPropose => {
