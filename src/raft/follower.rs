@@ -187,3 +187,52 @@ impl<T: Storage> Raft<T> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use slog::{o, Discard, Logger};
+
+    use crate::eraftpb::{ConfState, Message, MessageType};
+    use crate::storage::MemStorage;
+    use crate::{Config, Raft, ReadOnlyOption, StateRole, INVALID_ID};
+
+    fn follower_of_1(config: Config) -> Raft<MemStorage> {
+        let store = MemStorage::new_with_conf_state(ConfState::from((vec![1, 2, 3], vec![])));
+        let mut r = Raft::new(&config, store, &Logger::root(Discard, o!())).unwrap();
+        let mut heartbeat = Message::new();
+        heartbeat.set_msg_type(MessageType::MsgHeartbeat);
+        heartbeat.from = 1;
+        heartbeat.term = 1;
+        r.step(heartbeat).unwrap();
+        r.msgs.clear();
+        assert_eq!(r.leader_id, 1);
+        r
+    }
+
+    #[test]
+    fn forget_leader_clears_the_hint_and_nothing_else() {
+        let mut r = follower_of_1(Config::new(2));
+        r.election_elapsed = 3;
+        let (term, vote, elapsed) = (r.term, r.vote, r.election_elapsed);
+        r.forget_leader();
+        assert_eq!(r.leader_id, INVALID_ID);
+        assert_eq!(r.state, StateRole::Follower);
+        assert_eq!((r.term, r.vote, r.election_elapsed), (term, vote, elapsed));
+        assert!(r.msgs.is_empty());
+        // Twice is the same as once.
+        r.forget_leader();
+        assert_eq!(r.leader_id, INVALID_ID);
+    }
+
+    #[test]
+    fn forget_leader_keeps_the_leader_under_lease_based_reads() {
+        let config = Config {
+            check_quorum: true,
+            read_only_option: ReadOnlyOption::LeaseBased,
+            ..Config::new(2)
+        };
+        let mut r = follower_of_1(config);
+        r.forget_leader();
+        assert_eq!(r.leader_id, 1);
+    }
+}

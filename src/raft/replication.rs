@@ -435,7 +435,8 @@ impl<T: Storage> Raft<T> {
         // - the follower lacks entries, or asked for a snapshot;
         // - it is in probe state, even caught up: after `report_unreachable`
         //   it is probed once per heartbeat until it answers, instead of
-        //   waiting for the next proposal (etcd-io/raft#31 style stall);
+        //   waiting for the next proposal (etcd: a follower stuck in probe
+        //   after ReportUnreachable);
         // - its commit index, as it just reported, is behind what it could
         //   know (the leader's commit, up to the entries it holds): the
         //   append that carried the commit was lost, and the heartbeat
