@@ -70,6 +70,26 @@ fn bench_inflights(c: &mut Criterion) {
             assert_eq!(inflights.count(), 0, "everything acknowledged");
         })
     });
+    // The same with a byte limit (`Config::max_inflight_bytes`) that never
+    // binds: the cost of recording and freeing the sizes.
+    group.bench_function("fill_256_free_half_twice_byte_limit", |b| {
+        let mut inflights = Inflights::new(256);
+        inflights.set_max_bytes(u64::MAX);
+        let mut next = 1u64;
+        b.iter(|| {
+            while !inflights.full() {
+                inflights.add_with_bytes(next, 100);
+                next += 1;
+            }
+            inflights.free_to(next - 129);
+            while !inflights.full() {
+                inflights.add_with_bytes(next, 100);
+                next += 1;
+            }
+            inflights.free_to(next - 1);
+            assert_eq!(inflights.bytes(), 0, "everything acknowledged");
+        })
+    });
     group.throughput(Throughput::Elements(1));
     group.bench_function("add_free_first_one", |b| {
         let mut inflights = Inflights::new(256);

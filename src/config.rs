@@ -36,6 +36,25 @@ pub struct Config {
     /// replicate state.
     pub max_inflight_msgs: usize,
 
+    /// The payload bytes of in-flight append messages allowed per follower
+    /// in replicate state (etcd's `MaxInflightBytes`); 0, the default, means
+    /// no limit. raft-rs 0.7 has no such limit.
+    ///
+    /// The leader counts the payload of every entry it sends to a follower,
+    /// the entry's data and context (the bytes
+    /// [`max_uncommitted_size`](Self::max_uncommitted_size) counts, not the
+    /// encoded message), and stops sending appends to that follower once
+    /// the bytes not yet acknowledged reach this limit, as it does once
+    /// [`max_inflight_msgs`](Self::max_inflight_msgs) messages are in
+    /// flight. Acknowledgements free the bytes of the messages they cover.
+    /// Heartbeats are not limited, and one append larger than the limit is
+    /// still sent when nothing else is in flight. Empty entries (a new
+    /// leader's entry, the leave-joint change) count 0 bytes.
+    ///
+    /// When set, it must be at least [`max_size_per_msg`](Self::max_size_per_msg),
+    /// or the window would admit less than one full message.
+    pub max_inflight_bytes: u64,
+
     /// A leader steps down when it has not heard from a quorum for an
     /// election timeout. This also enables leader stickiness: vote requests
     /// are ignored while a node believes a leader is alive (thesis §4.2.3).
@@ -86,6 +105,41 @@ pub struct Config {
     /// randomized election timeout. `None` seeds it from OS entropy; set it
     /// to replay elections exactly in tests and simulations.
     pub rng_seed: Option<u64>,
+
+    /// Whether a leader steps down when it applies a configuration that
+    /// removes it from the voters (etcd's `StepDownOnRemoval`). The default,
+    /// `true`, is this crate's behaviour; raft-rs 0.7 never steps down.
+    ///
+    /// A leader that is not part of the new configuration keeps managing
+    /// the group until the change that removes it commits (thesis §4.2.2;
+    /// it replicates entries without counting itself in the majorities).
+    /// Once the change is applied, with this switch on it becomes a follower
+    /// so that the remaining voters elect a leader among themselves. With it
+    /// off it stays leader, as in raft-rs 0.7, until a node of the new
+    /// configuration wins an election (it times out once the removed
+    /// leader's heartbeats stop, or at once if the application transfers
+    /// leadership); the application is expected to stop the removed node.
+    pub step_down_on_removal: bool,
+
+    /// Turns off the leader's checks of proposed configuration changes
+    /// (etcd's `DisableConfChangeValidation`); default `false`.
+    ///
+    /// Normally a leader replaces a proposed configuration change by an
+    /// empty entry when another change is still unapplied, when it is in a
+    /// joint configuration and the change does not leave it, or when the
+    /// change leaves a joint configuration it is not in. With this switch on
+    /// it appends every proposed change as is: for applications that check
+    /// changes themselves (against their own membership records).
+    ///
+    /// The hazard: two configuration changes uncommitted at the same time
+    /// break the one-change-at-a-time argument of thesis §4.1 (each change
+    /// must overlap the majorities of the previous configuration, which
+    /// holds only if the previous one is in force). Changes that make no
+    /// sense in order (entering a joint configuration while joint, leaving
+    /// one while not) are still refused when they are applied, by
+    /// [`apply_conf_change`](crate::RawNode::apply_conf_change) returning
+    /// [`Error::ConfChangeError`].
+    pub disable_conf_change_validation: bool,
 }
 
 impl Default for Config {
@@ -111,6 +165,9 @@ impl Default for Config {
             max_apply_unpersisted_log_limit: 0,
             disable_proposal_forwarding: false,
             rng_seed: None,
+            max_inflight_bytes: 0,
+            step_down_on_removal: true,
+            disable_conf_change_validation: false,
         }
     }
 }
@@ -185,6 +242,13 @@ impl Config {
             ));
         }
 
+        if self.max_inflight_bytes != 0 && self.max_inflight_bytes < self.max_size_per_msg {
+            return Err(Error::ConfigInvalid(format!(
+                "max inflight bytes {} must be at least max_size_per_msg {}",
+                self.max_inflight_bytes, self.max_size_per_msg
+            )));
+        }
+
         // A lease read trusts that no other leader can exist; only check
         // quorum makes a deposed leader step down in time (KNOWN-BUGS 16).
         if self.read_only_option == ReadOnlyOption::LeaseBased && !self.check_quorum {
@@ -226,6 +290,9 @@ mod tests {
         assert_eq!(c.max_apply_unpersisted_log_limit, 0);
         assert_eq!(c.read_only_option, ReadOnlyOption::Safe);
         assert_eq!(c.rng_seed, None);
+        assert_eq!(c.max_inflight_bytes, 0);
+        assert!(c.step_down_on_removal);
+        assert!(!c.disable_conf_change_validation);
         assert_eq!(c.min_election_tick(), 20);
         assert_eq!(c.max_election_tick(), 40);
         assert_eq!(Config::new(7).id, 7);
@@ -275,7 +342,19 @@ mod tests {
             max_inflight_msgs: 0,
             ..ok.clone()
         };
-        assert!(invalid(&c).contains("max inflight"));
+        assert!(invalid(&c).contains("max inflight messages"));
+        let c = Config {
+            max_size_per_msg: 1024,
+            max_inflight_bytes: 1023,
+            ..ok.clone()
+        };
+        assert!(invalid(&c).contains("max inflight bytes 1023 must be at least"));
+        let c = Config {
+            max_size_per_msg: 1024,
+            max_inflight_bytes: 1024,
+            ..ok.clone()
+        };
+        assert!(c.validate().is_ok());
         let c = Config {
             read_only_option: ReadOnlyOption::LeaseBased,
             ..ok.clone()

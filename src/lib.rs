@@ -133,6 +133,45 @@
 //! The `examples/` folder has two complete programs: `single_mem_node`
 //! (proposals with callbacks) and `five_mem_node` (five nodes on threads,
 //! membership changes, a hundred proposals).
+//!
+//! # Beyond raft-rs 0.7
+//!
+//! Features etcd's raft has and raft-rs 0.7 lacks, each off or at raft-rs
+//! 0.7's behaviour unless noted. None adds a message type or a field to the
+//! wire format, so nodes of this crate and of raft-rs 0.7 keep understanding
+//! each other during a rolling upgrade.
+//!
+//! - **Flow control by bytes** ([`Config::max_inflight_bytes`], etcd's
+//!   `MaxInflightBytes`; default 0, no limit): a leader stops sending appends
+//!   to a follower once the payload bytes (entry data and context) not yet
+//!   acknowledged reach the limit, as it does at
+//!   [`Config::max_inflight_msgs`] messages. Heartbeats still flow; one
+//!   append larger than the limit is sent when nothing else is in flight.
+//! - **Step down on removal** ([`Config::step_down_on_removal`], etcd's
+//!   `StepDownOnRemoval`; default `true`): a leader that applies its own
+//!   removal or demotion steps down (thesis §4.2.2). Off, it stays leader as
+//!   in raft-rs 0.7 until a member is elected.
+//! - **Configuration-change validation can be disabled**
+//!   ([`Config::disable_conf_change_validation`], etcd's
+//!   `DisableConfChangeValidation`; default `false`) for applications that
+//!   check changes themselves. Read the field's documentation for the
+//!   hazard.
+//! - **Forget the leader** ([`RawNode::forget_leader`], etcd's
+//!   `ForgetLeader`): a follower drops its leader hint without campaigning,
+//!   so proposals are no longer forwarded to a leader believed dead and,
+//!   with check quorum, it may grant votes before its election timeout.
+//! - **Cheap status** ([`RawNode::basic_status`] and
+//!   [`RawNode::with_progress`], etcd's `BasicStatus` and `WithProgress`):
+//!   the status without the peers' progress, and a visit of every peer's
+//!   progress in place, for monitoring thousands of groups without
+//!   allocating.
+//! - **Commit propagation after a hiccup**: a follower whose heartbeat
+//!   response shows a commit index behind what it could know (the append
+//!   carrying the commit was lost) is sent the commit at once in an empty
+//!   append, instead of at the next heartbeat.
+//! - **Probing after `report_unreachable`**: a follower moved back to probe
+//!   is probed on each heartbeat response even when it is caught up, so it
+//!   returns to replicate state without waiting for a proposal.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -195,7 +234,7 @@ pub use self::raft_log::RaftLog;
 pub use self::raw_node::is_empty_snap;
 pub use self::raw_node::{LightReady, Peer, RawNode, Ready, SnapshotStatus};
 pub use self::read_only::{ReadOnlyOption, ReadState};
-pub use self::status::Status;
+pub use self::status::{BasicStatus, ProgressKind, Status};
 pub use self::storage::{GetEntriesContext, RaftState, Storage};
 pub use self::tracker::{Inflights, Progress, ProgressState, ProgressTracker};
 pub use self::util::{majority, NO_LIMIT};

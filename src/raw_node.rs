@@ -17,8 +17,8 @@ use slog::{debug, Logger};
 use crate::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
 use crate::message_kind;
 use crate::{
-    Config, Error, GetEntriesContext, Raft, ReadState, Result, SoftState, StateRole, Status,
-    Storage,
+    BasicStatus, Config, Error, GetEntriesContext, ProgressKind, Raft, ReadState, Result,
+    SoftState, StateRole, Status, Storage,
 };
 
 /// A node named in a cluster's bootstrap configuration.
@@ -753,6 +753,35 @@ impl<T: Storage> RawNode<T> {
     /// The node's current status.
     pub fn status(&self) -> Status<'_> {
         Status::new(&self.raft)
+    }
+
+    /// The node's status without the progress of its peers (etcd's
+    /// `BasicStatus`): id, hard state, soft state, applied index and the
+    /// leader transfer in progress. It copies a few numbers and allocates
+    /// nothing, for monitoring many groups.
+    pub fn basic_status(&self) -> BasicStatus {
+        BasicStatus::new(&self.raft)
+    }
+
+    /// Visits the progress of every peer in place (etcd's `WithProgress`):
+    /// `visitor` gets each peer's id, whether it is a voter or a learner,
+    /// and its [`Progress`](crate::Progress), once, in ascending id order.
+    /// Nothing is cloned or allocated.
+    ///
+    /// The progress is the leader's view of its peers (§5.3) and is
+    /// meaningful only while this node leads (see
+    /// [`basic_status`](Self::basic_status)); on other nodes it is what was
+    /// set up at the last role change.
+    pub fn with_progress(&self, visitor: impl FnMut(u64, ProgressKind, &crate::Progress)) {
+        crate::status::visit_progress(self.raft.prs(), visitor);
+    }
+
+    /// Forgets the leader this follower knows, without campaigning (etcd's
+    /// `ForgetLeader`): see [`Raft::forget_leader`]. A local call: no
+    /// message is sent. A no-op on leaders and candidates.
+    pub fn forget_leader(&mut self) {
+        self.raft.forget_leader();
+        self.collect_messages();
     }
 }
 

@@ -165,6 +165,16 @@ impl<'a> Union<'a> {
     }
 }
 
+/// The payload bytes of an entry: its data and context, without the
+/// encoding overhead. One rule for every byte limit on payloads: the
+/// uncommitted-size limit (`Config::max_uncommitted_size`) and the inflight
+/// byte limit (`Config::max_inflight_bytes`) both count these bytes, as
+/// etcd's `payloadSize` counts an entry's data.
+#[inline]
+pub(crate) fn payload_size(e: &Entry) -> usize {
+    e.data.len() + e.context.len()
+}
+
 /// The approximate in-memory payload size of an entry: its data and context
 /// plus 12 bytes for the index, term and type. Used for the uncommitted-size
 /// limit and the unstable-entries accounting, where an exact protobuf size

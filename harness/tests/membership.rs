@@ -930,6 +930,146 @@ fn raw_node_application_leaves_joint_automatically() {
 }
 
 // ---------------------------------------------------------------------------
+// Switches from etcd: StepDownOnRemoval, DisableConfChangeValidation
+// ---------------------------------------------------------------------------
+
+/// [`elected_and_applied`] with `config`.
+fn elected_and_applied_with(config: &Config, n: usize) -> Network {
+    let mut network = elected_with(config, n);
+    apply_committed(&mut network);
+    network
+}
+
+// Thesis §4.2.2: a leader removed from the configuration manages the group
+// until the removal commits. With `step_down_on_removal` (the default) it
+// then steps down; with it off it stays leader, as raft-rs 0.7 does,
+// heartbeating the group (which keeps the others from campaigning) and
+// refusing proposals, until the application hands leadership over.
+#[test]
+fn removed_leader_steps_down_only_with_step_down_on_removal() {
+    assert!(Config::default().step_down_on_removal);
+    for step_down in [true, false] {
+        let config = Config {
+            step_down_on_removal: step_down,
+            check_quorum: true,
+            ..Network::default_config()
+        };
+        let mut network = elected_and_applied_with(&config, 3);
+        network.send(vec![propose_cc(1, &simple(RemoveNode, 1))]);
+        apply_committed(&mut network);
+        for id in 1..=3 {
+            assert_eq!(conf(&network, id), conf_state(&[2, 3], &[]), "node {id}");
+        }
+        let old = network.peers.get_mut(&1).unwrap();
+        if step_down {
+            assert_eq!(old.state, StateRole::Follower);
+            continue;
+        }
+        assert_eq!(old.state, StateRole::Leader, "step_down_on_removal off");
+        assert!(!old.promotable());
+        assert_eq!(
+            old.step(propose(1, "refused")),
+            Err(Error::ProposalDropped),
+            "a leader outside the configuration cannot commit"
+        );
+        old.tick();
+        let heartbeats = of_type(&old.read_messages(), MessageType::MsgHeartbeat);
+        assert_eq!(heartbeats.iter().map(|m| m.to).collect::<Vec<_>>(), [2, 3]);
+
+        // The application transfers leadership to a member. The new leader
+        // does not talk to the removed node; with check quorum the members
+        // answer its next heartbeats with their newer term, and it steps
+        // down.
+        let term = network.peers[&1].term;
+        network.send(vec![new_message(2, 1, MessageType::MsgTransferLeader, 0)]);
+        let new_leader = &network.peers[&2];
+        assert_eq!(new_leader.state, StateRole::Leader);
+        assert!(new_leader.term > term);
+        network.send(vec![beat(1)]);
+        let old = &network.peers[&1];
+        assert_eq!(old.state, StateRole::Follower);
+        assert_eq!(old.term, network.peers[&2].term);
+        assert_eq!(leaders(&network), vec![2]);
+        network.send(vec![propose(2, "after")]);
+        let committed = network.peers[&2].raft_log.committed;
+        assert_eq!(network.peers[&3].raft_log.committed, committed);
+    }
+}
+
+// With `disable_conf_change_validation` the leader appends a second change
+// while the first is unapplied, instead of replacing it by an empty entry
+// (see `second_conf_change_before_first_is_applied_becomes_empty_entry` for
+// the default); both apply, in order.
+#[test]
+fn disabled_validation_appends_a_second_pending_change() {
+    let config = Config {
+        disable_conf_change_validation: true,
+        ..Network::default_config()
+    };
+    let mut network = elected_and_applied_with(&config, 3);
+    let before = network.peers[&1].raft_log.last_index();
+    network.send(vec![propose_cc(1, &simple(AddLearnerNode, 4))]);
+    network.send(vec![propose_cc(1, &simple(AddLearnerNode, 5))]);
+    let leader = &network.peers[&1];
+    assert_eq!(leader.pending_conf_index, before + 2);
+    for index in [before + 1, before + 2] {
+        assert_eq!(
+            entry_at(&network, 1, index).entry_type(),
+            EntryType::EntryConfChange,
+            "index {index}"
+        );
+    }
+    apply_committed(&mut network);
+    for id in 1..=3 {
+        assert_eq!(
+            conf(&network, id),
+            conf_state(&[1, 2, 3], &[4, 5]),
+            "node {id}"
+        );
+    }
+}
+
+// Joint changes that make no sense in order are appended when validation
+// is off, and refused when applied: the Changer still checks each change
+// against the configuration in force.
+#[test]
+fn disabled_validation_leaves_joint_checks_to_apply_time() {
+    for disabled in [false, true] {
+        let config = Config {
+            disable_conf_change_validation: disabled,
+            ..Network::default_config()
+        };
+        let mut network = elected_and_applied_with(&config, 3);
+        let before = network.peers[&1].raft_log.last_index();
+        let enter = joint("l4", ConfChangeTransition::Explicit);
+        network.send(vec![propose_cc(1, &enter)]);
+        apply_committed(&mut network);
+        assert!(is_joint(&network, 1));
+
+        // Entering again while joint.
+        network.send(vec![propose_cc(
+            1,
+            &joint("l5", ConfChangeTransition::Explicit),
+        )]);
+        let second = entry_at(&network, 1, before + 2);
+        if !disabled {
+            assert_eq!(second.entry_type(), EntryType::EntryNormal);
+            assert!(second.data.is_empty());
+            continue;
+        }
+        assert_eq!(second.entry_type(), EntryType::EntryConfChangeV2);
+        let cc = decode_cc(&second).unwrap();
+        let r = network.peers.get_mut(&1).unwrap();
+        match r.apply_conf_change(&cc) {
+            Err(Error::ConfChangeError(msg)) => assert!(msg.contains("already joint"), "{msg}"),
+            other => panic!("entering a joint configuration twice applied: {other:?}"),
+        }
+        assert!(r.prs().conf().voters().is_joint(), "nothing changed");
+        assert!(!r.prs().conf().learners().contains(&5));
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 

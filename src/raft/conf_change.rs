@@ -55,14 +55,24 @@ impl<T: Storage> Raft<T> {
         if self.state != StateRole::Leader || self.prs.conf().voters().incoming().is_empty() {
             return;
         }
-        if !is_voter {
-            // A leader that removed or demoted itself steps down, or it
-            // would keep heartbeating a group it no longer belongs to and
-            // stall it (KNOWN-BUGS 17).
+        if !is_voter && self.step_down_on_removal {
+            // A leader that removed or demoted itself steps down once the
+            // change applies (thesis §4.2.2: it manages the group only until
+            // the change commits), or it would keep heartbeating a group it
+            // no longer belongs to and stall it.
             info!(self.logger, "leader is no longer a voter; stepping down");
             let term = self.term;
             self.become_follower(term, INVALID_ID);
             return;
+        }
+        if !is_voter {
+            // `step_down_on_removal` is off: stay leader, as raft-rs 0.7
+            // does, replicating without counting this node in the quorum,
+            // until a voter of the new configuration is elected.
+            info!(
+                self.logger,
+                "leader is no longer a voter; staying leader (step_down_on_removal off)"
+            );
         }
 
         // The quorum changed, so the commit index may move; new peers need a

@@ -61,6 +61,31 @@ impl<T: Storage> Raft<T> {
         Ok(())
     }
 
+    /// Forgets the leader this follower knows (etcd's `ForgetLeader`): the
+    /// leader hint becomes `INVALID_ID`, so proposals and reads are no
+    /// longer forwarded to a leader the application believes dead, and with
+    /// check quorum the node may grant votes before its election timeout
+    /// passes (the leader-stickiness check of thesis §4.2.3 and §9.6 applies
+    /// only while a leader is known). It does not campaign, change the term
+    /// or reset its election timer. The next message from a leader of the
+    /// term makes it known again.
+    ///
+    /// A no-op on leaders, candidates and pre-candidates, and with
+    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased):
+    /// lease reads rely on followers not voting while the leader's lease
+    /// holds, which forgetting the leader would break.
+    pub fn forget_leader(&mut self) {
+        if self.state != StateRole::Follower || self.leader_id == INVALID_ID {
+            return;
+        }
+        if self.read_only.option == crate::ReadOnlyOption::LeaseBased {
+            info!(self.logger, "ignoring forget_leader: lease-based reads are on"; "leader" => self.leader_id);
+            return;
+        }
+        info!(self.logger, "forgetting leader"; "leader" => self.leader_id, "term" => self.term);
+        self.leader_id = INVALID_ID;
+    }
+
     pub(crate) fn step_follower(&mut self, m: &mut Message) -> Result<()> {
         match m.msg_type() {
             MessageType::MsgPropose => {
@@ -168,5 +193,54 @@ impl<T: Storage> Raft<T> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use slog::{o, Discard, Logger};
+
+    use crate::eraftpb::{ConfState, Message, MessageType};
+    use crate::storage::MemStorage;
+    use crate::{Config, Raft, ReadOnlyOption, StateRole, INVALID_ID};
+
+    fn follower_of_1(config: Config) -> Raft<MemStorage> {
+        let store = MemStorage::new_with_conf_state(ConfState::from((vec![1, 2, 3], vec![])));
+        let mut r = Raft::new(&config, store, &Logger::root(Discard, o!())).unwrap();
+        let mut heartbeat = Message::new();
+        heartbeat.set_msg_type(MessageType::MsgHeartbeat);
+        heartbeat.from = 1;
+        heartbeat.term = 1;
+        r.step(heartbeat).unwrap();
+        r.msgs.clear();
+        assert_eq!(r.leader_id, 1);
+        r
+    }
+
+    #[test]
+    fn forget_leader_clears_the_hint_and_nothing_else() {
+        let mut r = follower_of_1(Config::new(2));
+        r.election_elapsed = 3;
+        let (term, vote, elapsed) = (r.term, r.vote, r.election_elapsed);
+        r.forget_leader();
+        assert_eq!(r.leader_id, INVALID_ID);
+        assert_eq!(r.state, StateRole::Follower);
+        assert_eq!((r.term, r.vote, r.election_elapsed), (term, vote, elapsed));
+        assert!(r.msgs.is_empty());
+        // Twice is the same as once.
+        r.forget_leader();
+        assert_eq!(r.leader_id, INVALID_ID);
+    }
+
+    #[test]
+    fn forget_leader_keeps_the_leader_under_lease_based_reads() {
+        let config = Config {
+            check_quorum: true,
+            read_only_option: ReadOnlyOption::LeaseBased,
+            ..Config::new(2)
+        };
+        let mut r = follower_of_1(config);
+        r.forget_leader();
+        assert_eq!(r.leader_id, 1);
     }
 }

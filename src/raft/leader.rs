@@ -122,7 +122,14 @@ impl<T: Storage> Raft<T> {
             ) {
                 continue;
             }
-            if let Some(reason) = self.refuse_conf_change(&m.entries[i]) {
+            let refusal = if self.disable_conf_change_validation {
+                // The application checks changes itself (see
+                // `Config::disable_conf_change_validation` for the hazard).
+                None
+            } else {
+                self.refuse_conf_change(&m.entries[i])
+            };
+            if let Some(reason) = refusal {
                 // Keep the log aligned with what the caller proposed: the
                 // refused change becomes an empty normal entry.
                 info!(

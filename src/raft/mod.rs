@@ -149,6 +149,10 @@ pub struct Raft<T: Storage> {
     skip_bcast_commit: bool,
     batch_append: bool,
     disable_proposal_forwarding: bool,
+    /// `Config::step_down_on_removal`.
+    step_down_on_removal: bool,
+    /// `Config::disable_conf_change_validation`.
+    disable_conf_change_validation: bool,
     uncommitted_state: UncommittedState,
     /// Reads that arrived before this leader committed an entry of its
     /// term; answered once it has (KNOWN-BUGS 14).
@@ -224,6 +228,8 @@ impl<T: Storage> Raft<T> {
             skip_bcast_commit: c.skip_bcast_commit,
             batch_append: c.batch_append,
             disable_proposal_forwarding: c.disable_proposal_forwarding,
+            step_down_on_removal: c.step_down_on_removal,
+            disable_conf_change_validation: c.disable_conf_change_validation,
             priority: c.priority,
             uncommitted_state: UncommittedState::new(c.max_uncommitted_size),
             max_committed_size_per_ready: c.max_committed_size_per_ready,
@@ -238,6 +244,7 @@ impl<T: Storage> Raft<T> {
             peer_ids: Vec::new(),
             logger,
         };
+        r.prs.set_max_inflight_bytes(c.max_inflight_bytes);
         confchange::restore(&mut r.prs, r.raft_log.last_index() + 1, conf_state)?;
         r.act_on_conf();
         // `restore` succeeds only with exactly the sets of `conf_state`, so

@@ -13,8 +13,8 @@ use crate::eraftpb::{Entry, Message, MessageType};
 use crate::errors::{Error, StorageError};
 use crate::raft_log::LogBounds;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
-use crate::tracker::ProgressState;
-use crate::util::concatenation_within_size;
+use crate::tracker::{Progress, ProgressState};
+use crate::util::{concatenation_within_size, payload_size};
 use crate::INVALID_INDEX;
 
 use super::election::is_set;
@@ -125,7 +125,8 @@ impl<T: Storage> Raft<T> {
         if let Some(last) = ents.last() {
             let last = last.index;
             let pr = self.prs.get_mut(m.to).unwrap();
-            pr.update_state(last);
+            let bytes = inflight_payload_bytes(pr, &ents);
+            pr.sent_entries(last, bytes);
         }
         m.entries = ents;
     }
@@ -171,7 +172,9 @@ impl<T: Storage> Raft<T> {
         debug_assert_eq!(msg.index + 1, msg.entries[0].index);
         debug_assert!(msg.entries.windows(2).all(|w| w[0].index + 1 == w[1].index));
         let last = ents.last().unwrap().index;
-        self.prs.get_mut(to).unwrap().update_state(last);
+        let pr = self.prs.get_mut(to).unwrap();
+        let bytes = inflight_payload_bytes(pr, ents);
+        pr.sent_entries(last, bytes);
         true
     }
 
@@ -394,7 +397,15 @@ impl<T: Storage> Raft<T> {
         // its acknowledgement then does not raise `matched`, but still ends
         // the snapshot (KNOWN-BUGS 20).
         let acks_snapshot = pr.state == ProgressState::Snapshot && m.index >= pr.pending_snapshot;
-        if !pr.maybe_update(m.index) && !acks_snapshot {
+        let raised = pr.maybe_update(m.index);
+        // A probe of a follower known to be caught up (moved to probe by
+        // `report_unreachable`) is answered at `matched` itself: it raises
+        // nothing, but shows the follower is reachable and its log matches,
+        // so it must end the probe, or the follower would stay in probe
+        // state until new entries are acknowledged (as etcd accepts
+        // `Match == Index` in probe state).
+        let probe_answered = pr.state == ProgressState::Probe && pr.matched == m.index;
+        if !raised && !acks_snapshot && !probe_answered {
             return;
         }
         match pr.state {
@@ -441,6 +452,7 @@ impl<T: Storage> Raft<T> {
 
     pub(crate) fn handle_heartbeat_response(&mut self, m: &Message) {
         let last_index = self.raft_log.last_index();
+        let committed = self.raft_log.committed;
         let pr = self.prs.get_mut(m.from).unwrap();
         pr.update_committed(m.commit);
         pr.recent_active = true;
@@ -450,7 +462,24 @@ impl<T: Storage> Raft<T> {
         if pr.state == ProgressState::Replicate && pr.ins.full() {
             pr.ins.free_first_one();
         }
-        if pr.matched < last_index || is_set(pr.pending_request_snapshot) {
+        // Send an append (empty if there is nothing new) when:
+        // - the follower lacks entries, or asked for a snapshot;
+        // - it is in probe state, even caught up: after `report_unreachable`
+        //   it is probed once per heartbeat until it answers, instead of
+        //   waiting for the next proposal (etcd: a follower stuck in probe
+        //   after ReportUnreachable);
+        // - its commit index, as it just reported, is behind what it could
+        //   know (the leader's commit, up to the entries it holds): the
+        //   append that carried the commit was lost, and the heartbeat
+        //   carried only `min(matched, committed)` of when it left, so
+        //   without this the follower would apply late until the next
+        //   heartbeat (etcd tracks the commit sent per follower for this).
+        let commit_behind = m.commit < std::cmp::min(pr.matched, committed);
+        if pr.matched < last_index
+            || pr.state == ProgressState::Probe
+            || commit_behind
+            || is_set(pr.pending_request_snapshot)
+        {
             self.send_append(m.from);
         }
         if m.context.is_empty() {
@@ -560,6 +589,15 @@ impl<T: Storage> Raft<T> {
             }
         }
     }
+}
+
+/// The payload bytes of `ents` as the inflight window of `pr` counts them
+/// (see [`payload_size`]); not summed when the window has no byte limit.
+fn inflight_payload_bytes(pr: &Progress, ents: &[Entry]) -> u64 {
+    if pr.ins.max_bytes() == 0 {
+        return 0;
+    }
+    ents.iter().map(|e| payload_size(e) as u64).sum()
 }
 
 /// Checks that an append's entries follow its `index` one by one and that

@@ -177,6 +177,7 @@ impl<T: Storage> Raft<T> {
         // Build the new configuration first: an invalid one from a peer
         // must change nothing.
         let mut prs = ProgressTracker::new(self.max_inflight);
+        prs.set_max_inflight_bytes(self.prs.max_inflight_bytes());
         prs.enable_group_commit(self.prs.group_commit());
         if let Err(e) = confchange::restore(&mut prs, meta.index + 1, cs) {
             warn!(self.logger, "ignoring a snapshot with an invalid configuration"; "err" => %e, "conf_state" => ?cs);

@@ -10,15 +10,9 @@ use std::collections::VecDeque;
 
 use crate::eraftpb::Entry;
 use crate::storage::Storage;
-use crate::util::NO_LIMIT;
+use crate::util::{payload_size, NO_LIMIT};
 
 use super::Raft;
-
-/// The payload bytes of an entry, as counted against the limit.
-#[inline]
-fn payload_size(e: &Entry) -> usize {
-    e.data.len() + e.context.len()
-}
 
 #[derive(Debug)]
 pub(crate) struct UncommittedState {

@@ -1,4 +1,8 @@
 //! The flow-control window of a follower in replicate state.
+//!
+//! The window bounds two things: the number of MsgAppend messages in flight
+//! (`Config::max_inflight_msgs`) and, optionally, the payload bytes of their
+//! entries (`Config::max_inflight_bytes`, etcd's `MaxInflightBytes`).
 
 use std::fmt;
 
@@ -10,10 +14,17 @@ use std::fmt;
 /// follower's acknowledgements arrive ([`free_to`](Self::free_to)), so a slow
 /// follower cannot make the leader queue an unbounded amount of data.
 ///
+/// With a byte limit ([`set_max_bytes`](Self::set_max_bytes)) each message
+/// also records the payload bytes of its entries, and the window is full
+/// once their sum reaches the limit. A message larger than the limit is
+/// still admitted when nothing is in flight (the window must never wedge
+/// on one big entry); it then fills the window by itself.
+///
 /// The ring buffer behind the window is allocated on the first
 /// [`add`](Self::add) and released by [`reset`](Self::reset) and
 /// [`maybe_free_buffer`](Self::maybe_free_buffer), so idle followers of a
-/// leader with many groups cost no memory.
+/// leader with many groups cost no memory. The ring of byte sizes exists
+/// only while a byte limit is set.
 #[derive(Clone)]
 pub struct Inflights {
     /// Position of the oldest in-flight index in `buffer`.
@@ -27,6 +38,13 @@ pub struct Inflights {
     buffer: Vec<u64>,
     /// The maximum number of messages in flight.
     cap: usize,
+    /// The payload bytes of each message in flight, laid out like `buffer`.
+    /// Empty while there is no byte limit (sizes are then not recorded).
+    sizes: Vec<u64>,
+    /// The sum of the recorded sizes in flight.
+    bytes: u64,
+    /// The byte limit; 0 means none.
+    max_bytes: u64,
 }
 
 impl Inflights {
@@ -38,7 +56,37 @@ impl Inflights {
             count: 0,
             buffer: Vec::new(),
             cap,
+            sizes: Vec::new(),
+            bytes: 0,
+            max_bytes: 0,
         }
+    }
+
+    /// Sets the byte limit of the window; 0 (the default) means none.
+    ///
+    /// Sizes are recorded only while a limit is set: messages already in
+    /// flight when a limit is first set count as 0 bytes. Removing the
+    /// limit forgets the recorded bytes.
+    pub fn set_max_bytes(&mut self, max_bytes: u64) {
+        self.max_bytes = max_bytes;
+        if max_bytes == 0 {
+            self.sizes = Vec::new();
+            self.bytes = 0;
+        }
+    }
+
+    /// The byte limit of the window; 0 means none.
+    #[inline]
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// The payload bytes in flight, as recorded by
+    /// [`add_with_bytes`](Self::add_with_bytes); always 0 without a byte
+    /// limit.
+    #[inline]
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Changes the maximum number of messages in flight.
@@ -67,19 +115,31 @@ impl Inflights {
         self.cap
     }
 
-    /// Checks whether no more messages may be sent.
+    /// Checks whether no more messages may be sent: `cap` messages are in
+    /// flight, or a byte limit is set and the bytes in flight reached it.
     #[inline]
     pub fn full(&self) -> bool {
-        self.count >= self.cap
+        self.count >= self.cap || (self.max_bytes > 0 && self.bytes >= self.max_bytes)
     }
 
-    /// Records a message whose last entry is `inflight`.
+    /// Records a message whose last entry is `inflight`, counting 0 payload
+    /// bytes (see [`add_with_bytes`](Self::add_with_bytes)).
+    ///
+    /// # Panics
+    ///
+    /// When the window is [`full`](Self::full).
+    pub fn add(&mut self, inflight: u64) {
+        self.add_with_bytes(inflight, 0);
+    }
+
+    /// Records a message whose last entry is `inflight` and whose entries
+    /// carry `bytes` payload bytes (counted only under a byte limit).
     ///
     /// # Panics
     ///
     /// When the window is [`full`](Self::full): the leader must check before
     /// sending, so a full window here is a broken local invariant.
-    pub fn add(&mut self, inflight: u64) {
+    pub fn add_with_bytes(&mut self, inflight: u64, bytes: u64) {
         assert!(
             !self.full(),
             "cannot add index {inflight} to a full inflights window (count {}, cap {})",
@@ -95,6 +155,15 @@ impl Inflights {
             slot -= self.buffer.len();
         }
         self.buffer[slot] = inflight;
+        if self.max_bytes > 0 {
+            if self.sizes.len() != self.buffer.len() {
+                // The limit was set while messages were in flight (or the
+                // ring was just allocated): their sizes count as 0.
+                self.sizes = vec![0; self.buffer.len()];
+            }
+            self.sizes[slot] = bytes;
+            self.bytes = self.bytes.saturating_add(bytes);
+        }
         self.count += 1;
     }
 
@@ -105,7 +174,11 @@ impl Inflights {
         let len = self.buffer.len();
         let mut freed = 0;
         let mut idx = self.start;
+        let has_sizes = !self.sizes.is_empty();
         while freed < self.count && self.buffer[idx] <= to {
+            if has_sizes {
+                self.bytes = self.bytes.saturating_sub(self.sizes[idx]);
+            }
             freed += 1;
             idx += 1;
             if idx == len {
@@ -115,6 +188,8 @@ impl Inflights {
         self.count -= freed;
         self.start = idx;
         if self.count == 0 {
+            debug_assert_eq!(self.bytes, 0, "bytes left in an empty window");
+            self.bytes = 0;
             // Restart from the front so the next adds are contiguous; also
             // the moment to apply a capacity change deferred by `set_cap`.
             self.start = 0;
@@ -132,10 +207,16 @@ impl Inflights {
         }
     }
 
-    /// Frees every in-flight message and releases the buffer.
+    /// Frees every in-flight message, with its bytes, and releases the
+    /// buffer. Keeps the capacity and the byte limit.
+    ///
+    /// The byte counter must go back to 0 here: a counter that kept the
+    /// bytes of messages forgotten on a state change would keep the window
+    /// full forever (etcd-io/raft#54).
     pub fn reset(&mut self) {
         self.count = 0;
         self.start = 0;
+        self.bytes = 0;
         self.release_buffer();
     }
 
@@ -170,12 +251,12 @@ impl Inflights {
 
     /// The in-flight indexes, oldest first.
     fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        let len = self.buffer.len();
-        (0..self.count).map(move |i| self.buffer[(self.start + i) % len])
+        self.slots().map(|slot| self.buffer[slot])
     }
 
     fn release_buffer(&mut self) {
         self.buffer = Vec::new();
+        self.sizes = Vec::new();
     }
 
     /// Moves the in-flight indexes into a ring of `len` slots, oldest at
@@ -185,17 +266,33 @@ impl Inflights {
         let mut buffer = Vec::with_capacity(len);
         buffer.extend(self.iter());
         buffer.resize(len, 0);
+        if !self.sizes.is_empty() {
+            let mut sizes = Vec::with_capacity(len);
+            sizes.extend(self.slots().map(|slot| self.sizes[slot]));
+            sizes.resize(len, 0);
+            self.sizes = sizes;
+        }
         self.buffer = buffer;
         self.start = 0;
+    }
+
+    /// The ring slots of the in-flight messages, oldest first.
+    fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        let len = self.buffer.len();
+        (0..self.count).map(move |i| (self.start + i) % len)
     }
 }
 
 impl PartialEq for Inflights {
-    /// Two windows are equal when they have the same capacity and the same
-    /// indexes in flight, in the same order, however their buffers are laid
-    /// out.
+    /// Two windows are equal when they have the same capacity, byte limit
+    /// and bytes in flight, and the same indexes in flight, in the same
+    /// order, however their buffers are laid out.
     fn eq(&self, other: &Inflights) -> bool {
-        self.cap == other.cap && self.count == other.count && self.iter().eq(other.iter())
+        self.cap == other.cap
+            && self.count == other.count
+            && self.max_bytes == other.max_bytes
+            && self.bytes == other.bytes
+            && self.iter().eq(other.iter())
     }
 }
 
@@ -206,6 +303,8 @@ impl fmt::Debug for Inflights {
         f.debug_struct("Inflights")
             .field("cap", &self.cap)
             .field("inflight", &self.iter().collect::<Vec<_>>())
+            .field("bytes", &self.bytes)
+            .field("max_bytes", &self.max_bytes)
             .field("buffer_capacity", &self.buffer_capacity())
             .finish()
     }
@@ -399,6 +498,146 @@ mod tests {
         b.add(4);
         assert_ne!(a, b);
         assert_ne!(Inflights::new(3), Inflights::new(4));
+    }
+
+    #[test]
+    fn byte_limit_fills_the_window_before_the_count_does() {
+        let mut ins = Inflights::new(10);
+        ins.set_max_bytes(100);
+        ins.add_with_bytes(1, 40);
+        ins.add_with_bytes(2, 40);
+        assert!(!ins.full(), "80 of 100 bytes");
+        ins.add_with_bytes(3, 30);
+        assert!(ins.full(), "110 of 100 bytes");
+        assert_eq!((ins.count(), ins.bytes()), (3, 110));
+        // Acknowledgements free bytes in order, up to the acked index.
+        ins.free_to(1);
+        assert_eq!(ins.bytes(), 70);
+        assert!(!ins.full());
+        ins.free_to(3);
+        assert_eq!((ins.count(), ins.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_message_larger_than_the_byte_limit_goes_alone() {
+        let mut ins = Inflights::new(10);
+        ins.set_max_bytes(100);
+        assert!(!ins.full(), "an empty window admits anything");
+        ins.add_with_bytes(5, 1_000);
+        assert!(ins.full(), "and the big message fills it by itself");
+        ins.free_first_one();
+        assert_eq!(ins.bytes(), 0);
+        assert!(!ins.full());
+    }
+
+    #[test]
+    fn without_a_byte_limit_sizes_are_not_recorded() {
+        let mut ins = Inflights::new(3);
+        ins.add_with_bytes(1, u64::MAX);
+        ins.add_with_bytes(2, u64::MAX);
+        assert_eq!(ins.bytes(), 0);
+        assert!(!ins.full());
+        assert!(ins.sizes.is_empty(), "no ring of sizes without a limit");
+    }
+
+    // etcd-io/raft#54: a byte counter that survives a reset keeps the
+    // window full forever once the messages it counted are forgotten.
+    #[test]
+    fn reset_forgets_the_bytes_in_flight() {
+        let mut ins = Inflights::new(10);
+        ins.set_max_bytes(100);
+        ins.add_with_bytes(1, 60);
+        ins.add_with_bytes(2, 60);
+        assert!(ins.full());
+        ins.reset();
+        assert_eq!((ins.count(), ins.bytes()), (0, 0));
+        assert!(!ins.full());
+        assert_eq!(ins.max_bytes(), 100, "the limit is configuration, kept");
+        ins.add_with_bytes(3, 60);
+        assert!(!ins.full());
+    }
+
+    #[test]
+    fn bytes_follow_the_ring_through_wraps_and_growth() {
+        let mut ins = Inflights::new(3);
+        ins.set_max_bytes(1_000);
+        ins.add_with_bytes(1, 1);
+        ins.add_with_bytes(2, 2);
+        ins.add_with_bytes(3, 4);
+        ins.free_to(1);
+        ins.add_with_bytes(4, 8); // wrapped: slot 0 holds index 4
+        assert_eq!(ins.bytes(), 14);
+        ins.set_cap(5);
+        ins.add_with_bytes(5, 16);
+        assert_eq!(ins.bytes(), 30);
+        ins.free_to(3);
+        assert_eq!(ins.bytes(), 24);
+        ins.free_to(5);
+        assert_eq!(ins.bytes(), 0);
+    }
+
+    #[test]
+    fn setting_the_limit_with_messages_in_flight_counts_them_as_empty() {
+        let mut ins = Inflights::new(4);
+        ins.add_with_bytes(1, 50);
+        ins.set_max_bytes(10);
+        assert_eq!(ins.bytes(), 0);
+        ins.add_with_bytes(2, 10);
+        assert!(ins.full());
+        ins.free_to(1);
+        assert!(ins.full(), "index 2's 10 bytes still in flight");
+        ins.free_to(2);
+        assert!(!ins.full());
+        ins.add_with_bytes(3, 5);
+        ins.set_max_bytes(0);
+        assert_eq!(ins.bytes(), 0, "removing the limit forgets the bytes");
+        assert!(!ins.full());
+    }
+
+    proptest::proptest! {
+        /// With a byte limit, the window behaves like a queue of (index,
+        /// bytes) that is full at `cap` messages or `max_bytes` bytes.
+        #[test]
+        fn byte_window_matches_a_queue_of_sizes(
+            cap in 1usize..6,
+            max_bytes in 1u64..50,
+            ops in proptest::collection::vec((0u8..5, 0u64..40), 0..60),
+        ) {
+            let mut ins = Inflights::new(cap);
+            ins.set_max_bytes(max_bytes);
+            let mut model: std::collections::VecDeque<(u64, u64)> = Default::default();
+            let mut next = 1;
+            let model_full = |model: &std::collections::VecDeque<(u64, u64)>| {
+                model.len() >= cap || model.iter().map(|(_, b)| b).sum::<u64>() >= max_bytes
+            };
+            for (op, arg) in ops {
+                match op {
+                    0 | 1 => {
+                        if !model_full(&model) {
+                            ins.add_with_bytes(next, arg);
+                            model.push_back((next, arg));
+                            next += 1;
+                        }
+                    }
+                    2 => {
+                        ins.free_to(arg);
+                        while model.front().is_some_and(|&(f, _)| f <= arg) {
+                            model.pop_front();
+                        }
+                    }
+                    3 => {
+                        ins.free_first_one();
+                        model.pop_front();
+                    }
+                    _ => {
+                        ins.reset();
+                        model.clear();
+                    }
+                }
+                proptest::prop_assert_eq!(ins.bytes(), model.iter().map(|(_, b)| b).sum::<u64>());
+                proptest::prop_assert_eq!(ins.full(), model_full(&model));
+            }
+        }
     }
 
     proptest::proptest! {

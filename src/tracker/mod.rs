@@ -158,6 +158,8 @@ pub struct ProgressTracker {
     conf: Configuration,
     votes: HashMap<u64, bool>,
     max_inflight: usize,
+    /// The byte limit of each new peer's inflight window; 0 means none.
+    max_inflight_bytes: u64,
     group_commit: bool,
 }
 
@@ -178,8 +180,32 @@ impl ProgressTracker {
             // the map allocates at the first vote and keeps its room.
             votes: HashMap::default(),
             max_inflight,
+            max_inflight_bytes: 0,
             group_commit: false,
         }
+    }
+
+    /// Sets the byte limit of every peer's inflight window, present and
+    /// future (`Config::max_inflight_bytes`); 0 means none.
+    pub fn set_max_inflight_bytes(&mut self, max_bytes: u64) {
+        self.max_inflight_bytes = max_bytes;
+        for (_, pr) in self.progress.iter_mut() {
+            pr.ins.set_max_bytes(max_bytes);
+        }
+    }
+
+    /// The byte limit of the peers' inflight windows; 0 means none.
+    pub fn max_inflight_bytes(&self) -> u64 {
+        self.max_inflight_bytes
+    }
+
+    /// A fresh progress for a peer added to the configuration, marked
+    /// recently active (see [`apply_conf`](Self::apply_conf)).
+    fn new_progress(next_idx: u64, max_inflight: usize, max_inflight_bytes: u64) -> Progress {
+        let mut pr = Progress::new(next_idx, max_inflight);
+        pr.ins.set_max_bytes(max_inflight_bytes);
+        pr.recent_active = true;
+        pr
     }
 
     /// Turns group commit on or off; see
@@ -346,8 +372,8 @@ impl ProgressTracker {
         for (id, change) in changes {
             match change {
                 MapChangeType::Add => {
-                    let mut pr = Progress::new(next_idx, self.max_inflight);
-                    pr.recent_active = true;
+                    let pr =
+                        Self::new_progress(next_idx, self.max_inflight, self.max_inflight_bytes);
                     self.progress.insert(id, pr);
                 }
                 MapChangeType::Remove => {
@@ -387,12 +413,10 @@ impl ProgressTracker {
         self.clear();
         self.conf.voters.incoming.extend(voters.iter().copied());
         self.conf.learners.extend(learners.iter().copied());
-        let max_inflight = self.max_inflight;
+        let (max_inflight, max_inflight_bytes) = (self.max_inflight, self.max_inflight_bytes);
         self.progress
             .reset_with(voters.iter().chain(learners).copied(), || {
-                let mut pr = Progress::new(next_idx, max_inflight);
-                pr.recent_active = true;
-                pr
+                Self::new_progress(next_idx, max_inflight, max_inflight_bytes)
             });
         debug_assert!(
             self.progress.len() == voters.len() + learners.len()
@@ -412,7 +436,7 @@ impl ProgressTracker {
     }
 
     /// Empties the tracker: no peers, no configuration, no votes. Keeps the
-    /// group commit switch and the inflight window size.
+    /// group commit switch and the inflight window size and byte limit.
     pub fn clear(&mut self) {
         self.progress.clear();
         self.conf.clear();

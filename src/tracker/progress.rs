@@ -209,8 +209,9 @@ impl Progress {
     }
 
     /// Checks whether sending appends to the peer must wait: a probe is
-    /// outstanding, the inflight window is full, or a snapshot is on its
-    /// way.
+    /// outstanding, the inflight window is full (by message count or, with
+    /// `Config::max_inflight_bytes`, by payload bytes), or a snapshot is on
+    /// its way.
     pub fn is_paused(&self) -> bool {
         match self.state {
             ProgressState::Probe => self.paused,
@@ -229,18 +230,30 @@ impl Progress {
         self.paused = false;
     }
 
-    /// Records that an append ending at `last` was sent: in replicate state
-    /// `next_idx` moves past it and it enters the inflight window; in probe
-    /// state probing pauses until the peer answers.
+    /// Records that an append ending at `last` was sent, counting no
+    /// payload bytes: see [`sent_entries`](Self::sent_entries).
     ///
     /// # Panics
     ///
     /// In snapshot state, where the leader sends no appends.
     pub fn update_state(&mut self, last: u64) {
+        self.sent_entries(last, 0);
+    }
+
+    /// Records that an append ending at `last`, whose entries carry
+    /// `payload_bytes` bytes, was sent: in replicate state `next_idx` moves
+    /// past it and it enters the inflight window (its bytes count against
+    /// the window's byte limit); in probe state probing pauses until the
+    /// peer answers.
+    ///
+    /// # Panics
+    ///
+    /// In snapshot state, where the leader sends no appends.
+    pub fn sent_entries(&mut self, last: u64, payload_bytes: u64) {
         match self.state {
             ProgressState::Replicate => {
                 self.optimistic_update(last);
-                self.ins.add(last);
+                self.ins.add_with_bytes(last, payload_bytes);
             }
             ProgressState::Probe => self.pause(),
             ProgressState::Snapshot => panic!(
@@ -534,6 +547,47 @@ mod tests {
         assert_eq!(pr.ins.count(), 2);
         pr.ins.free_to(6);
         assert_eq!(pr.ins.count(), 1);
+    }
+
+    #[test]
+    fn sent_entries_pauses_replication_once_the_byte_limit_is_reached() {
+        let mut pr = progress(ProgressState::Replicate, 3, 4);
+        pr.ins.set_max_bytes(100);
+        pr.sent_entries(5, 60);
+        assert!(!pr.is_paused());
+        pr.sent_entries(7, 60);
+        assert!(pr.is_paused(), "120 of 100 bytes in flight");
+        assert_eq!((pr.next_idx, pr.ins.count(), pr.ins.bytes()), (8, 2, 120));
+        // The acknowledgement of index 5 frees its 60 bytes.
+        assert!(pr.maybe_update(5));
+        pr.ins.free_to(5);
+        assert!(!pr.is_paused());
+        assert_eq!(pr.ins.bytes(), 60);
+    }
+
+    // etcd-io/raft#54: every state change resets the window, bytes
+    // included, or a follower that left replicate state with bytes in
+    // flight would come back paused for good.
+    #[test]
+    fn state_changes_forget_the_bytes_in_flight() {
+        type Change = fn(&mut Progress);
+        let changes: [(&str, Change); 4] = [
+            ("probe", |pr| pr.become_probe()),
+            ("replicate", |pr| pr.become_replicate()),
+            ("snapshot", |pr| pr.become_snapshot(9)),
+            ("reset", |pr| pr.reset(9)),
+        ];
+        for (name, change) in changes {
+            let mut pr = progress(ProgressState::Replicate, 3, 4);
+            pr.ins.set_max_bytes(100);
+            pr.sent_entries(5, 150);
+            assert!(pr.is_paused());
+            change(&mut pr);
+            assert_eq!(pr.ins.bytes(), 0, "{name}");
+            assert_eq!(pr.ins.max_bytes(), 100, "{name} keeps the limit");
+            pr.become_replicate();
+            assert!(!pr.is_paused(), "{name}");
+        }
     }
 
     #[test]
