@@ -270,7 +270,8 @@ impl RedbStorage {
     ///
     /// [`Error::Compacted`] or [`Error::Unavailable`] when the term of
     /// `index` is not known; [`Error::SnapshotOutOfDate`] when the store
-    /// already has a newer snapshot; I/O and database errors.
+    /// already has a newer snapshot, or `index` is 0; I/O and database
+    /// errors.
     pub fn save_snapshot(
         &self,
         index: u64,
@@ -279,7 +280,9 @@ impl RedbStorage {
     ) -> Result<(), Error> {
         self.transact(|writer, txn, next| {
             let term = term_in(txn, next, index, "save snapshot")?;
-            let current = next.snapshot.as_ref().map_or(0, SnapshotRecord::index);
+            // Index 0 is the empty log, which no snapshot describes
+            // (`Storage::snapshot` could never serve it).
+            let current = next.snapshot.as_ref().map_or(1, SnapshotRecord::index);
             if index < current {
                 return Err(Error::SnapshotOutOfDate {
                     what: "save snapshot",

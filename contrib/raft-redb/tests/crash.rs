@@ -201,13 +201,11 @@ fn op(seed: u64, n: u64, state: &State) -> Op {
         }
         15 if commit < state.last() => Op::SetCommit(rng.gen_range(commit + 1..=state.last())),
         16 => Op::SetConfState(voters(&mut rng)),
-        17 | 18 if commit >= snapshot_index.max(state.compacted.0) && commit > 0 => {
-            Op::SaveSnapshot {
-                index: rng.gen_range(snapshot_index.max(state.compacted.0)..=commit),
-                conf_state: voters(&mut rng),
-                data: payload_up_to(&mut rng, 30_000),
-            }
-        }
+        17 | 18 if commit >= snapshot_index.max(state.compacted.0).max(1) => Op::SaveSnapshot {
+            index: rng.gen_range(snapshot_index.max(state.compacted.0).max(1)..=commit),
+            conf_state: voters(&mut rng),
+            data: payload_up_to(&mut rng, 30_000),
+        },
         _ if snapshot_index >= state.first() => {
             Op::Compact(rng.gen_range(state.first() + 1..=snapshot_index + 1))
         }

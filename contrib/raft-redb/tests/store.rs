@@ -151,6 +151,13 @@ fn saved_snapshot_is_served_with_its_data_and_replaces_the_old_file() {
         "no snapshot saved yet"
     );
     append(&s, (1..=10).map(|i| entry(i, 1 + i / 5)).collect());
+    // Regression (found by the crash test): a snapshot at index 0 was
+    // recorded although `Storage::snapshot` can never serve it.
+    assert!(matches!(
+        s.save_snapshot(0, voters(&[1]), b"nothing"),
+        Err(Error::SnapshotOutOfDate { index: 0, .. })
+    ));
+    assert!(dir.snapshot_files().is_empty());
     s.save_snapshot(4, voters(&[1, 2]), b"first image").unwrap();
     assert_eq!(dir.snapshot_files().len(), 1);
     s.save_snapshot(8, voters(&[1, 2, 3]), b"second image")
