@@ -11,9 +11,10 @@
 //! `raft_proto::*` and `harness::*` together, so this crate exports only
 //! [`Interface`] and [`Network`], plus modules: [`datadriven`], the
 //! runner of data-driven scenario files; [`interaction`], the
-//! environment of `RawNode`s that interaction scenarios drive; and
+//! environment of `RawNode`s that interaction scenarios drive;
 //! [`fuzzing`], the logic of the fuzz targets, so that stable tests can
-//! replay their corpus.
+//! replay their corpus; and [`storage_kit`], the conformance checks any
+//! [`raft::Storage`] implementation can run.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@
 pub mod datadriven;
 pub mod fuzzing;
 pub mod interaction;
+pub mod storage_kit;
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
