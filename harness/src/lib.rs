@@ -14,6 +14,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod linearizability;
+
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 
