@@ -1,0 +1,2 @@
+//! Durable append throughput of raft-redb (placeholder, filled in below).
+fn main() {}
