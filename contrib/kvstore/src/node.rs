@@ -145,6 +145,10 @@ pub struct Node {
     /// Reads whose read index is known, waiting for it to be applied.
     ready_reads: Vec<(u64, PendingRead)>,
     last_snapshot_index: u64,
+    /// A member was added: snapshot at once, so that the snapshot the
+    /// leader sends the new node names it in its conf state (a node drops
+    /// a snapshot whose conf state does not contain it).
+    snapshot_due: bool,
     deferred_drops: Dropped,
     logger: Logger,
 }
@@ -232,6 +236,7 @@ impl Node {
             pending_reads: HashMap::new(),
             ready_reads: Vec::new(),
             last_snapshot_index: index,
+            snapshot_due: false,
             deferred_drops: Dropped::default(),
             logger,
         })
@@ -579,6 +584,7 @@ impl Node {
             let id = single.node_id;
             match single.get_change_type() {
                 ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                    self.snapshot_due = true;
                     if let Some(address) = &context.address {
                         self.state.set_address(id, address.clone());
                         if id != self.options.id {
@@ -616,9 +622,11 @@ impl Node {
 
     fn maybe_snapshot(&mut self) {
         let applied = self.state.applied();
-        if applied < self.last_snapshot_index + self.options.snapshot_interval {
+        let interval_passed = applied >= self.last_snapshot_index + self.options.snapshot_interval;
+        if !(interval_passed || self.snapshot_due) || applied == self.last_snapshot_index {
             return;
         }
+        self.snapshot_due = false;
         let data = self.state.snapshot();
         if let Err(e) = self
             .storage
