@@ -9,12 +9,14 @@
 //! Test helpers (building configs, nodes, messages) live in each test
 //! suite's `test_util` module, not here: tests glob-import `raft::*`,
 //! `raft_proto::*` and `harness::*` together, so this crate exports only
-//! [`Interface`] and [`Network`].
+//! [`Interface`] and [`Network`], and the [`storage_kit`] module: the
+//! conformance checks any [`raft::Storage`] implementation can run.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod linearizability;
+pub mod storage_kit;
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};

@@ -13,6 +13,7 @@ use redb::{
     TableHandle, WriteTransaction,
 };
 
+use crate::checksum::crc32c;
 use crate::error::Error;
 use crate::snapshot_file::{SnapshotDir, SnapshotRecord};
 use crate::WriteBatch;
@@ -129,14 +130,17 @@ impl RedbStorage {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("create directory {}", dir.display()), e))?;
         let db_path = dir.join(DB_FILE);
-        let db = open_database(&db_path)?;
-        let cached = match load(&db, &db_path)? {
-            Some(cached) => cached,
-            None => {
-                create_schema(&db)?;
-                Cached::default()
-            }
-        };
+        let (db, cached) = guard("open database", || {
+            let db = open_database(&db_path)?;
+            let cached = match load(&db, &db_path)? {
+                Some(cached) => cached,
+                None => {
+                    create_schema(&db)?;
+                    Cached::default()
+                }
+            };
+            Ok((db, cached))
+        })?;
         let snapshots = SnapshotDir::open(dir.join(SNAPSHOT_DIR))?;
         let keep = cached.snapshot.as_ref().map(|r| r.seq);
         let highest_seen = snapshots.remove_all_but(keep)?;
@@ -266,7 +270,8 @@ impl RedbStorage {
     ///
     /// [`Error::Compacted`] or [`Error::Unavailable`] when the term of
     /// `index` is not known; [`Error::SnapshotOutOfDate`] when the store
-    /// already has a newer snapshot; I/O and database errors.
+    /// already has a newer snapshot, or `index` is 0; I/O and database
+    /// errors.
     pub fn save_snapshot(
         &self,
         index: u64,
@@ -275,7 +280,9 @@ impl RedbStorage {
     ) -> Result<(), Error> {
         self.transact(|writer, txn, next| {
             let term = term_in(txn, next, index, "save snapshot")?;
-            let current = next.snapshot.as_ref().map_or(0, SnapshotRecord::index);
+            // Index 0 is the empty log, which no snapshot describes
+            // (`Storage::snapshot` could never serve it).
+            let current = next.snapshot.as_ref().map_or(1, SnapshotRecord::index);
             if index < current {
                 return Err(Error::SnapshotOutOfDate {
                     what: "save snapshot",
@@ -369,7 +376,7 @@ impl RedbStorage {
             .db
             .begin_write()
             .map_err(|e| Error::db("begin write transaction", e))?;
-        if let Err(e) = f(&mut writer, &txn, &mut next) {
+        if let Err(e) = guard("write", || f(&mut writer, &txn, &mut next)) {
             // Aborting only discards; a failure to do so changes nothing
             // that was committed.
             let _ = txn.abort();
@@ -381,10 +388,14 @@ impl RedbStorage {
             .cached
             .write()
             .expect("raft-redb state lock poisoned");
-        if let Err(e) = txn.commit() {
+        let committed = guard("commit", || {
+            txn.commit()
+                .map_err(|e| Error::db("commit write transaction", e))
+        });
+        if let Err(e) = committed {
             drop(cached);
             self.discard_new_snapshot_file(&old_snapshot, &next);
-            return Err(Error::db("commit write transaction", e));
+            return Err(e);
         }
         *cached = next;
         let new_seq = cached.snapshot.as_ref().map(|r| r.seq);
@@ -473,7 +484,7 @@ impl RedbStorage {
             len,
             crc,
         };
-        put_meta(txn, KEY_SNAPSHOT, &record.encode())?;
+        put_meta(txn, KEY_SNAPSHOT, record.encode())?;
         next.snapshot = Some(record);
         Ok(())
     }
@@ -482,6 +493,17 @@ impl RedbStorage {
     /// snapshot of the database, stopping once `max_size` is exceeded
     /// (always returning at least one entry).
     fn read_entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: Option<u64>,
+    ) -> Result<Vec<Entry>, Error> {
+        guard("read entries", || {
+            self.read_entries_unguarded(low, high, max_size)
+        })
+    }
+
+    fn read_entries_unguarded(
         &self,
         low: u64,
         high: u64,
@@ -525,7 +547,7 @@ impl RedbStorage {
             let (k, v) = item.map_err(|e| Error::db("read entries", e))?;
             let bytes = v.value();
             // An entry's encoded length is its size as the core counts it.
-            size = size.saturating_add(bytes.len() as u64);
+            size = size.saturating_add(bytes.len().saturating_sub(CHECKSUM_LEN) as u64);
             if !out.is_empty() && size > limit {
                 return Ok(out);
             }
@@ -549,6 +571,10 @@ impl RedbStorage {
     }
 
     fn read_term(&self, idx: u64) -> Result<u64, Error> {
+        guard("read term", || self.read_term_unguarded(idx))
+    }
+
+    fn read_term_unguarded(&self, idx: u64) -> Result<u64, Error> {
         let cached = self.read_cached();
         if idx < cached.compacted_index {
             return Err(Error::Compacted {
@@ -640,7 +666,53 @@ impl Storage for RedbStorage {
     }
 }
 
-fn decode_entry(index: u64, bytes: &[u8]) -> Result<Entry, Error> {
+/// The length of the CRC-32C that follows every stored value but the
+/// format marker.
+const CHECKSUM_LEN: usize = 4;
+
+/// `payload` followed by its CRC-32C: redb checks its pages only when it
+/// recovers from an unclean shutdown, so damage to a clean file would
+/// otherwise be read back as data.
+fn seal(mut payload: Vec<u8>) -> Vec<u8> {
+    let crc = crc32c(&payload);
+    payload.extend_from_slice(&crc.to_be_bytes());
+    payload
+}
+
+/// The payload of a sealed value, or [`Error::Corrupt`] naming `what` when
+/// its checksum does not match.
+fn unseal<'a>(what: &dyn std::fmt::Display, stored: &'a [u8]) -> Result<&'a [u8], Error> {
+    let Some(split) = stored.len().checked_sub(CHECKSUM_LEN) else {
+        return Err(Error::corrupt(format!(
+            "{what} is {} bytes, too short for its checksum",
+            stored.len()
+        )));
+    };
+    let (payload, crc) = stored.split_at(split);
+    if crc32c(payload).to_be_bytes() != crc {
+        return Err(Error::corrupt(format!("{what} fails its checksum")));
+    }
+    Ok(payload)
+}
+
+/// Runs `f`, turning a panic inside redb (which it raises on some damaged
+/// pages) into [`Error::Corrupt`]. Callers hold no lock guard inside `f`
+/// that a panic could poison.
+fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::corrupt(format!(
+            "{what}: the database panicked on damaged data: {message}"
+        )))
+    })
+}
+
+fn decode_entry(index: u64, stored: &[u8]) -> Result<Entry, Error> {
+    let bytes = unseal(&format_args!("entry {index}"), stored)?;
     let entry = Entry::parse_from_bytes(bytes)
         .map_err(|e| Error::corrupt(format!("entry {index} does not decode: {e}")))?;
     if entry.index != index {
@@ -732,6 +804,8 @@ fn append(txn: &WriteTransaction, next: &mut Cached, ents: &[Entry]) -> Result<(
         buf.clear();
         e.write_to_vec(&mut buf)
             .expect("encoding an Entry cannot fail");
+        let crc = crc32c(&buf);
+        buf.extend_from_slice(&crc.to_be_bytes());
         table
             .insert(key(e.index), buf.as_slice())
             .map_err(|e| Error::db("insert entry", e))?;
@@ -741,7 +815,12 @@ fn append(txn: &WriteTransaction, next: &mut Cached, ents: &[Entry]) -> Result<(
     Ok(())
 }
 
-fn put_meta(txn: &WriteTransaction, name: &str, value: &[u8]) -> Result<(), Error> {
+/// Writes `value` under `name`, sealed with its checksum.
+fn put_meta(txn: &WriteTransaction, name: &str, value: Vec<u8>) -> Result<(), Error> {
+    put_raw_meta(txn, name, &seal(value))
+}
+
+fn put_raw_meta(txn: &WriteTransaction, name: &str, value: &[u8]) -> Result<(), Error> {
     let mut table = txn
         .open_table(META)
         .map_err(|e| Error::db("open meta table", e))?;
@@ -755,7 +834,7 @@ fn put_hard_state(txn: &WriteTransaction, next: &mut Cached, hs: HardState) -> R
     put_meta(
         txn,
         KEY_HARD_STATE,
-        &hs.write_to_bytes()
+        hs.write_to_bytes()
             .expect("encoding a HardState cannot fail"),
     )?;
     next.hard_state = hs;
@@ -766,7 +845,7 @@ fn put_conf_state(txn: &WriteTransaction, next: &mut Cached, cs: ConfState) -> R
     put_meta(
         txn,
         KEY_CONF_STATE,
-        &cs.write_to_bytes()
+        cs.write_to_bytes()
             .expect("encoding a ConfState cannot fail"),
     )?;
     next.conf_state = cs;
@@ -782,7 +861,7 @@ fn put_compaction(
     let mut value = [0u8; 16];
     value[..8].copy_from_slice(&index.to_be_bytes());
     value[8..].copy_from_slice(&term.to_be_bytes());
-    put_meta(txn, KEY_COMPACTION, &value)?;
+    put_meta(txn, KEY_COMPACTION, value.to_vec())?;
     next.compacted_index = index;
     next.compacted_term = term;
     Ok(())
@@ -799,6 +878,15 @@ fn open_database(path: &Path) -> Result<Database, Error> {
                 reason: format!("not a readable redb database: {reason}"),
             })
         }
+        // redb reports a file without its header as invalid data.
+        Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+            if e.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            Err(Error::NotARaftStore {
+                path: path.to_path_buf(),
+                reason: format!("not a redb database: {e}"),
+            })
+        }
         Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) => {
             Err(Error::io(format!("open database {}", path.display()), e))
         }
@@ -813,7 +901,7 @@ fn create_schema(db: &Database) -> Result<(), Error> {
         .map_err(|e| Error::db("begin write transaction", e))?;
     txn.open_table(ENTRIES)
         .map_err(|e| Error::db("create entries table", e))?;
-    put_meta(&txn, KEY_FORMAT, FORMAT)?;
+    put_raw_meta(&txn, KEY_FORMAT, FORMAT)?;
     txn.commit().map_err(|e| Error::db("commit new store", e))
 }
 
@@ -855,13 +943,18 @@ fn load(db: &Database, path: &Path) -> Result<Option<Cached>, Error> {
         }
         Err(e) => return Err(Error::db("open meta table", e)),
     };
-    let get = |name: &str| -> Result<Option<Vec<u8>>, Error> {
+    let get_raw = |name: &str| -> Result<Option<Vec<u8>>, Error> {
         Ok(meta
             .get(name)
             .map_err(|e| Error::db(format!("read {name}"), e))?
             .map(|v| v.value().to_vec()))
     };
-    match get(KEY_FORMAT)? {
+    let get = |name: &str| -> Result<Option<Vec<u8>>, Error> {
+        get_raw(name)?
+            .map(|stored| unseal(&name, &stored).map(<[u8]>::to_vec))
+            .transpose()
+    };
+    match get_raw(KEY_FORMAT)? {
         Some(f) if f == FORMAT => {}
         Some(f) => {
             return Err(foreign(format!(
