@@ -13,7 +13,8 @@
 //! runner of data-driven scenario files; [`interaction`], the
 //! environment of `RawNode`s that interaction scenarios drive;
 //! [`fuzzing`], the logic of the fuzz targets, so that stable tests can
-//! replay their corpus; and [`storage_kit`], the conformance checks any
+//! replay their corpus; [`linearizability`], a checker of key-value
+//! histories; and [`storage_kit`], the conformance checks any
 //! [`raft::Storage`] implementation can run.
 
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@
 pub mod datadriven;
 pub mod fuzzing;
 pub mod interaction;
+pub mod linearizability;
 pub mod storage_kit;
 
 use std::collections::VecDeque;
