@@ -495,16 +495,16 @@ impl<T: Storage> Raft<T> {
 ///
 /// Usually this node's term: a vote request with a higher term has already
 /// moved it there. A pre-vote does not move terms (thesis §9.6), so this
-/// node may be behind the pre-candidate, down to term 0 in a fresh group
-/// (where a priority can make it reject). It then answers with the
+/// node may be behind the pre-candidate (a node at term 0 sends no
+/// rejection at all, see the caller). It then answers with the
 /// pre-candidate's own term, the request's minus one: the rejection counts
 /// in the pre-candidate's round and moves it to no term it is not in,
 /// where the request's term would push it to a term no leader holds and
-/// could depose its leader. A pre-candidate at term 0 is told term 1: no
-/// leader ever holds term 0, so moving it there disturbs none.
+/// could depose its leader.
 fn rejection_term(own_term: u64, m: &Message) -> u64 {
+    debug_assert!(own_term > 0, "a node at term 0 sends no rejection");
     if m.term > own_term {
-        std::cmp::max(m.term - 1, 1)
+        m.term - 1
     } else {
         own_term
     }
