@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod linearizability;
+pub mod sim;
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
