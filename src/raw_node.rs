@@ -15,6 +15,7 @@ use raft_proto::ConfChangeI;
 use slog::{debug, Logger};
 
 use crate::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
+use crate::message_kind;
 use crate::{
     Config, Error, GetEntriesContext, Raft, ReadState, Result, SoftState, StateRole, Status,
     Storage,
@@ -46,27 +47,7 @@ pub enum SnapshotStatus {
 /// Whether `t` is a message type that only the local node may step (via the
 /// dedicated `RawNode` methods), never a message from the network.
 pub fn is_local_msg(t: MessageType) -> bool {
-    matches!(
-        t,
-        MessageType::MsgHup
-            | MessageType::MsgBeat
-            | MessageType::MsgUnreachable
-            | MessageType::MsgSnapStatus
-            | MessageType::MsgCheckQuorum
-    )
-}
-
-/// Whether `t` answers a request this node sent, so its sender must be a
-/// peer the node tracks.
-fn is_response_msg(t: MessageType) -> bool {
-    matches!(
-        t,
-        MessageType::MsgAppendResponse
-            | MessageType::MsgRequestVoteResponse
-            | MessageType::MsgHeartbeatResponse
-            | MessageType::MsgUnreachable
-            | MessageType::MsgRequestPreVoteResponse
-    )
+    message_kind::is_local(t)
 }
 
 /// Whether `s` is the empty snapshot.
@@ -427,7 +408,7 @@ impl<T: Storage> RawNode<T> {
         if is_local_msg(msg_type) {
             return Err(Error::StepLocalMsg);
         }
-        if is_response_msg(msg_type) && self.raft.prs().get(m.from).is_none() {
+        if message_kind::is_response(msg_type) && self.raft.prs().get(m.from).is_none() {
             return Err(Error::StepPeerNotFound);
         }
         self.step_internal(m)

@@ -7,7 +7,7 @@
 //! commits the largest index a quorum holds, but only by counting replicas of
 //! an entry of its own term (§5.4.2).
 
-use slog::{debug, error, info};
+use slog::{debug, error, info, warn};
 
 use crate::eraftpb::{Entry, Message, MessageType};
 use crate::errors::{Error, StorageError};
@@ -274,8 +274,8 @@ impl<T: Storage> Raft<T> {
         self.send(to_send);
     }
 
-    /// Handles a heartbeat from the leader: learn the commit index (never
-    /// past this log) and answer, echoing the read token.
+    /// Handles a heartbeat from the leader: learn the commit index (one
+    /// past this log is ignored) and answer, echoing the read token.
     pub fn handle_heartbeat(&mut self, mut m: Message) {
         self.handle_heartbeat_ref(&mut m);
     }
@@ -283,8 +283,23 @@ impl<T: Storage> Raft<T> {
     /// [`handle_heartbeat`](Self::handle_heartbeat) without taking the
     /// message (only its context is taken out).
     pub(crate) fn handle_heartbeat_ref(&mut self, m: &mut Message) {
-        let commit = std::cmp::min(m.commit, self.raft_log.last_index());
-        self.raft_log.commit_to(commit);
+        let last_index = self.raft_log.last_index();
+        if m.commit > last_index {
+            // A leader sends at most what it knows this node holds: a
+            // commit past the log is malformed, or this node lost entries
+            // it acknowledged. Clamping it would commit whatever this log
+            // holds there, which a heartbeat (naming no entry) does not
+            // show to be the leader's.
+            warn!(
+                self.logger,
+                "ignoring a heartbeat commit index past the last index";
+                "from" => m.from,
+                "commit" => m.commit,
+                "last index" => last_index,
+            );
+        } else {
+            self.raft_log.commit_to(m.commit);
+        }
         if is_set(self.pending_request_snapshot) {
             self.send_request_snapshot();
             return;
