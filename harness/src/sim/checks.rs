@@ -162,9 +162,14 @@ impl Checker {
         }
     }
 
-    /// Addressing and vote-once checks on a message `node` sent.
+    /// Addressing and vote-once checks on a message `node` sent. A
+    /// forwarded proposal or read keeps its original sender.
     pub fn message(&mut self, node: u64, incarnation: u64, m: &Message) {
-        if m.to == node || m.from != node {
+        let forwarded = matches!(
+            m.get_msg_type(),
+            MessageType::MsgPropose | MessageType::MsgReadIndex
+        );
+        if m.to == node || (m.from != node && !forwarded) {
             self.violation(format!(
                 "addressing: node {node} sent {:?} from {} to {}",
                 m.get_msg_type(),

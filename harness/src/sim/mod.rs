@@ -524,7 +524,8 @@ impl Sim {
                 continue;
             }
             let log = &raft.raft_log;
-            let term_at = |index: u64| log.term(index).ok().filter(|_| index <= log.last_index());
+            let readable = |index: u64| index + 1 >= log.first_index() && index <= log.last_index();
+            let term_at = |index: u64| log.term(index).ok().filter(|_| readable(index));
             self.checker
                 .leader(id, raft.term, log.committed, log.first_index(), term_at);
         }

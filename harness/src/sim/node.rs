@@ -97,7 +97,10 @@ impl Storage for SimStorage {
             .chain(&cs.voters_outgoing)
             .chain(&cs.learners_next)
             .any(|&id| id == to);
-        if meta.index > 0 && meta.index >= request_index && names_to {
+        // A follower asking with a stale tail longer than this log asks for
+        // more than exists; the freshest snapshot of this log is the answer.
+        let last_index = self.mem.last_index()?;
+        if meta.index > 0 && meta.index >= request_index.min(last_index) && names_to {
             return Ok(slot.snapshot.clone());
         }
         slot.wanted = true;
