@@ -264,6 +264,9 @@ pub struct RawNode<T: Storage> {
     /// Outgoing messages produced while not leader: they may only be sent
     /// after the `Ready` that carries them is durable.
     persisted_messages: Vec<Message>,
+    /// How many of the messages queued in `raft.msgs` (from the front) a
+    /// leader produced; see `collect_messages`.
+    leader_messages: usize,
     logger: Logger,
 }
 
@@ -287,6 +290,7 @@ impl<T: Storage> RawNode<T> {
             commit_since_index,
             messages: Vec::new(),
             persisted_messages: Vec::new(),
+            leader_messages: 0,
             logger,
             raft,
         })
@@ -298,20 +302,41 @@ impl<T: Storage> RawNode<T> {
         Self::new(config, store, &crate::default_logger())
     }
 
-    /// Moves the messages the state machine queued into the right outbox:
-    /// a leader's may be sent at once (thesis §10.2.1), anyone else's only
-    /// after the state they depend on is durable (§5.1).
+    /// Sorts the messages the state machine queued: a leader's may be sent
+    /// at once (thesis §10.2.1), anyone else's only after the state they
+    /// depend on is durable (§5.1).
+    ///
+    /// A leader's messages stay queued in the state machine until they are
+    /// handed out, so that with `batch_append` the appends of later
+    /// proposals merge into the appends already queued for each follower
+    /// (the usual driver proposes many times between two `Ready`s). Once
+    /// the node is no longer leader, they move to the immediate outbox,
+    /// and whatever was queued since, to the outbox that waits for
+    /// persistence.
     fn collect_messages(&mut self) {
+        if self.raft.state == StateRole::Leader {
+            self.leader_messages = self.raft.msgs.len();
+            return;
+        }
+        let leader_messages = mem::take(&mut self.leader_messages).min(self.raft.msgs.len());
         if self.raft.msgs.is_empty() {
             return;
         }
-        // `append` keeps the capacity of `raft.msgs` for the next step, so
-        // only the outbox handed out with the `Ready` is allocated.
+        self.messages
+            .extend(self.raft.msgs.drain(..leader_messages));
+        // `append` keeps the capacity of `raft.msgs` for the next step.
+        self.persisted_messages.append(&mut self.raft.msgs);
+    }
+
+    /// Takes the messages that may be sent at once, including a leader's
+    /// still queued in the state machine.
+    fn take_messages(&mut self) -> Vec<Message> {
+        self.collect_messages();
         if self.raft.state == StateRole::Leader {
             self.messages.append(&mut self.raft.msgs);
-        } else {
-            self.persisted_messages.append(&mut self.raft.msgs);
+            self.leader_messages = 0;
         }
+        mem::take(&mut self.messages)
     }
 
     /// Steps a message into the state machine, sorting what it produced.
@@ -579,7 +604,7 @@ impl<T: Storage> RawNode<T> {
             rd.must_sync = true;
             record.last_entry = Some((last.index, last.term));
         }
-        rd.light.messages = mem::take(&mut self.messages);
+        rd.light.messages = self.take_messages();
         rd.persisted_messages = mem::take(&mut self.persisted_messages);
         self.records.push_back(record);
         rd
@@ -654,7 +679,7 @@ impl<T: Storage> RawNode<T> {
             self.prev_hs.commit = hs.commit;
         }
         light.committed_entries = self.next_committed_page();
-        light.messages = mem::take(&mut self.messages);
+        light.messages = self.take_messages();
         light
     }
 

@@ -7,6 +7,7 @@ mod test_util;
 
 use harness::*;
 use raft::eraftpb::*;
+use raft::storage::MemStorage;
 use raft::*;
 use test_util::*;
 
@@ -234,4 +235,232 @@ fn peer_messages_without_a_term_are_dropped() {
     }
     assert_eq!(leader.prs().get(2).unwrap(), &before);
     assert!(leader.read_messages().is_empty());
+}
+
+/// Three `RawNode`s with `batch_append`, node 1 elected, every message
+/// delivered and every `Ready` handled until the group is quiet.
+struct RawGroup {
+    nodes: std::collections::BTreeMap<u64, RawNode<MemStorage>>,
+}
+
+impl RawGroup {
+    fn new(max_size_per_msg: u64) -> RawGroup {
+        let mut nodes = std::collections::BTreeMap::new();
+        for id in 1..=3 {
+            let mut config = new_test_config(id, 10, 1);
+            config.batch_append = true;
+            config.max_size_per_msg = max_size_per_msg;
+            let node = RawNode::new(&config, new_storage(vec![1, 2, 3]), &test_logger()).unwrap();
+            nodes.insert(id, node);
+        }
+        let mut group = RawGroup { nodes };
+        group.nodes.get_mut(&1).unwrap().campaign().unwrap();
+        group.settle();
+        assert_eq!(group.nodes[&1].raft.state, StateRole::Leader);
+        group
+    }
+
+    /// Handles one `Ready` of `id` (persisting it, applying nothing) and
+    /// returns the messages it hands out.
+    fn handle_ready(&mut self, id: u64) -> Vec<Message> {
+        let node = self.nodes.get_mut(&id).unwrap();
+        if !node.has_ready() {
+            return Vec::new();
+        }
+        let mut rd = node.ready();
+        let store = node.raft.raft_log.store.clone();
+        if !rd.snapshot().is_empty() {
+            store.wl().apply_snapshot(rd.snapshot().clone()).unwrap();
+        }
+        store.wl().append(rd.entries()).unwrap();
+        if let Some(hs) = rd.hs() {
+            store.wl().set_hardstate(hs.clone());
+        }
+        let mut msgs = rd.take_messages();
+        msgs.extend(rd.take_persisted_messages());
+        let mut light = node.advance(rd);
+        msgs.extend(light.take_messages());
+        node.advance_apply();
+        msgs
+    }
+
+    fn settle(&mut self) {
+        for _ in 0..100 {
+            let mut msgs = Vec::new();
+            for id in 1..=3 {
+                msgs.extend(self.handle_ready(id));
+            }
+            if msgs.is_empty() {
+                return;
+            }
+            for m in msgs {
+                let _ = self.nodes.get_mut(&m.to).unwrap().step(m);
+            }
+        }
+        panic!("the group did not go quiet");
+    }
+}
+
+/// Checks that an append names the entry just before its entries, which
+/// are contiguous.
+fn assert_append_well_formed(m: &Message) {
+    if let Some(first) = m.entries.first() {
+        assert_eq!(
+            m.index + 1,
+            first.index,
+            "append names {} before {}",
+            m.index,
+            first.index
+        );
+    }
+    for pair in m.entries.windows(2) {
+        assert_eq!(
+            pair[0].index + 1,
+            pair[1].index,
+            "gap in the append to {}",
+            m.to
+        );
+    }
+}
+
+// The usual driver pattern: many proposals between two Readys. With
+// batch_append, raft-rs merges each new entry into the append already
+// queued for a follower, so 64 proposals make one MsgAppend per follower.
+// The merge must look at every append queued since the last Ready, not
+// only at those of the current step.
+#[test]
+fn proposals_between_two_readys_are_merged_into_one_append_per_follower() {
+    let mut group = RawGroup::new(NO_LIMIT);
+    let leader = group.nodes.get_mut(&1).unwrap();
+    let last = leader.raft.raft_log.last_index();
+    for i in 0..64 {
+        leader
+            .propose(vec![], format!("entry {i}").into_bytes())
+            .unwrap();
+    }
+    let msgs = group.handle_ready(1);
+    for to in [2, 3] {
+        let appends: Vec<&Message> = msgs
+            .iter()
+            .filter(|m| m.to == to && m.msg_type() == MessageType::MsgAppend)
+            .collect();
+        assert_eq!(appends.len(), 1, "appends to {to}: {}", appends.len());
+        assert_append_well_formed(appends[0]);
+        assert_eq!(appends[0].entries.len(), 64);
+        assert_eq!(appends[0].entries[0].index, last + 1);
+    }
+    for m in msgs {
+        let _ = group.nodes.get_mut(&m.to).unwrap().step(m);
+    }
+    group.settle();
+    for id in [2, 3] {
+        assert_eq!(group.nodes[&id].raft.raft_log.committed, last + 64);
+    }
+}
+
+// When an entry commits, the leader queues an append without entries to
+// spread the new commit index. A proposal made before the next Ready
+// continues it (its entries start just after the entry it names), so it is
+// merged there too: one append per follower, carrying the entry and the
+// commit index.
+#[test]
+fn proposal_merges_into_the_queued_commit_append() {
+    let mut group = RawGroup::new(NO_LIMIT);
+    group
+        .nodes
+        .get_mut(&1)
+        .unwrap()
+        .propose(vec![], b"first".to_vec())
+        .unwrap();
+    let appends = group.handle_ready(1);
+    for m in appends {
+        let _ = group.nodes.get_mut(&m.to).unwrap().step(m);
+    }
+    let mut acks = group.handle_ready(2);
+    acks.extend(group.handle_ready(3));
+    let leader = group.nodes.get_mut(&1).unwrap();
+    for m in acks {
+        leader.step(m).unwrap();
+    }
+    let committed = leader.raft.raft_log.committed;
+    assert_eq!(committed, leader.raft.raft_log.last_index());
+    leader.propose(vec![], b"second".to_vec()).unwrap();
+    let msgs = group.handle_ready(1);
+    for to in [2, 3] {
+        let appends: Vec<&Message> = msgs
+            .iter()
+            .filter(|m| m.to == to && m.msg_type() == MessageType::MsgAppend)
+            .collect();
+        assert_eq!(appends.len(), 1, "appends to {to}: {appends:?}");
+        assert_append_well_formed(appends[0]);
+        assert_eq!(appends[0].entries.len(), 1);
+        assert_eq!(appends[0].index, committed);
+        assert_eq!(appends[0].commit, committed);
+    }
+}
+
+// A merge respects max_size_per_msg: entries that would not fit in one
+// message together stay in separate, well-formed appends.
+#[test]
+fn merged_appends_respect_the_message_size_limit() {
+    let mut group = RawGroup::new(1);
+    let leader = group.nodes.get_mut(&1).unwrap();
+    for i in 0..4 {
+        leader
+            .propose(vec![], format!("entry {i}").into_bytes())
+            .unwrap();
+    }
+    let msgs = group.handle_ready(1);
+    let appends: Vec<&Message> = msgs
+        .iter()
+        .filter(|m| m.to == 2 && m.msg_type() == MessageType::MsgAppend)
+        .collect();
+    assert!(appends.iter().all(|m| m.entries.len() <= 1), "{appends:?}");
+    appends.iter().for_each(|m| assert_append_well_formed(m));
+    assert_eq!(appends.iter().map(|m| m.entries.len()).sum::<usize>(), 4);
+}
+
+// A queued probe whose index does not name the entry before the new
+// entries is not merged into: here the follower rejects the probe, the
+// leader backs off and sends the older entries in a new append, which must
+// stay separate (a merged message would claim entries after an entry they
+// do not follow; raft-rs 0.7.0 shipped that bug).
+#[test]
+fn appends_are_not_merged_into_a_probe_they_do_not_follow() {
+    let mut group = RawGroup::new(NO_LIMIT);
+    let leader = group.nodes.get_mut(&1).unwrap();
+    for i in 0..3 {
+        leader
+            .propose(vec![], format!("entry {i}").into_bytes())
+            .unwrap();
+    }
+    let last = leader.raft.raft_log.last_index();
+    group.settle();
+    let leader = group.nodes.get_mut(&1).unwrap();
+    // Forget what node 2 holds, as a new leader does, and probe it at the
+    // last index.
+    leader.raft.mut_prs().get_mut(2).unwrap().reset(last + 1);
+    leader.raft.send_append(2);
+    // Node 2 rejects the probe with a hint of 1: the leader backs off and
+    // sends the entries from 2, which follow entry 1, not the probe's index.
+    let mut rejection = new_message(2, 1, MessageType::MsgAppendResponse, 0);
+    rejection.term = leader.raft.term;
+    rejection.index = last;
+    rejection.reject = true;
+    rejection.reject_hint = 1;
+    rejection.log_term = 1;
+    leader.step(rejection).unwrap();
+    let msgs = group.handle_ready(1);
+    let appends: Vec<&Message> = msgs
+        .iter()
+        .filter(|m| m.to == 2 && m.msg_type() == MessageType::MsgAppend)
+        .collect();
+    assert!(!appends.is_empty());
+    appends.iter().for_each(|m| assert_append_well_formed(m));
+    assert!(
+        appends
+            .iter()
+            .any(|m| m.index == 1 && m.entries.len() as u64 == last - 1),
+        "{appends:?}"
+    );
 }

@@ -602,10 +602,11 @@ mod tests {
             })
             .collect();
         store.wl().append(&entries).unwrap();
-        let mut hs = crate::eraftpb::HardState::default();
-        hs.term = 1;
-        hs.commit = 3;
-        store.wl().set_hardstate(hs);
+        store.wl().set_hardstate(crate::eraftpb::HardState {
+            term: 1,
+            commit: 3,
+            ..Default::default()
+        });
         let config = Config {
             applied: 1,
             ..Config::new(1)
