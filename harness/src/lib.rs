@@ -14,7 +14,7 @@
 //! environment of `RawNode`s that interaction scenarios drive;
 //! [`fuzzing`], the logic of the fuzz targets, so that stable tests can
 //! replay their corpus; [`linearizability`], a checker of key-value
-//! histories; and [`storage_kit`], the conformance checks any
+//! histories; [`sim`], the seeded cluster simulator; and [`storage_kit`], the conformance checks any
 //! [`raft::Storage`] implementation can run.
 
 #![forbid(unsafe_code)]
@@ -24,6 +24,7 @@ pub mod datadriven;
 pub mod fuzzing;
 pub mod interaction;
 pub mod linearizability;
+pub mod sim;
 pub mod storage_kit;
 
 use std::collections::VecDeque;

@@ -1,0 +1,247 @@
+//! The faults a step may inject: network cuts, crashes, compaction,
+//! snapshot requests, slow storage, membership changes, leader transfer.
+
+use raft::eraftpb::{
+    ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState,
+};
+use raft::StateRole;
+use rand::Rng;
+
+use super::network::roll;
+use super::node::SimNode;
+use super::Sim;
+
+impl Sim {
+    /// Draws each enabled fault once.
+    pub(super) fn inject_faults(&mut self) {
+        let f = self.params.faults.clone();
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        let pick = |sim: &mut Sim| ids[sim.rng.gen_range(0..ids.len())];
+        if roll(&mut self.rng, f.cut_link) {
+            let (a, b) = (pick(self), pick(self));
+            if a != b {
+                let both = self.rng.gen_bool(0.5);
+                self.network.cut(a, b, both);
+                self.note(a, b, "cut link");
+            }
+        }
+        if roll(&mut self.rng, f.isolate) {
+            let a = pick(self);
+            self.network.isolate(a, &ids);
+            self.note(a, 0, "isolate");
+        }
+        if roll(&mut self.rng, f.partition) {
+            let (side, other): (Vec<u64>, Vec<u64>) =
+                ids.iter().partition(|_| self.rng.gen_bool(0.5));
+            self.network.partition(&side, &other);
+            self.note(side.len() as u64, other.len() as u64, "partition");
+        }
+        if roll(&mut self.rng, f.heal) {
+            self.network.heal();
+            self.note(0, 0, "heal");
+        }
+        if roll(&mut self.rng, f.crash) {
+            let a = pick(self);
+            if self.nodes[&a].is_up() {
+                self.on_crash(a);
+            }
+        }
+        if roll(&mut self.rng, f.compact) {
+            let a = pick(self);
+            self.nodes.get_mut(&a).expect("known").compact();
+        }
+        if roll(&mut self.rng, f.request_snapshot) {
+            let a = pick(self);
+            if let Some(raw) = self.nodes.get_mut(&a).and_then(|n| n.raw.as_mut()) {
+                let _ = raw.request_snapshot();
+                self.note(a, 0, "request snapshot");
+            }
+        }
+        if roll(&mut self.rng, f.log_unavailable) {
+            let a = pick(self);
+            let on = self.rng.gen_bool(0.5);
+            if let Some(raw) = self.nodes.get_mut(&a).and_then(|n| n.raw.as_mut()) {
+                raw.store().mem.wl().trigger_log_unavailable(on);
+            }
+        }
+        if roll(&mut self.rng, f.conf_change) {
+            self.propose_conf_change();
+        }
+        if roll(&mut self.rng, f.transfer) {
+            self.transfer_leader();
+        }
+    }
+
+    fn note(&mut self, a: u64, b: u64, what: &'static str) {
+        self.trace.event(&[self.now, a, b, what.len() as u64], || {
+            format!("{:>6} fault: {what} {a} {b}", self.now)
+        });
+    }
+
+    /// The running leader, if any (the one with the highest term).
+    pub(super) fn leader(&self) -> Option<u64> {
+        self.nodes
+            .iter()
+            .filter_map(|(&id, n)| n.raw.as_ref().map(|raw| (id, &raw.raft)))
+            .filter(|(_, r)| r.state == StateRole::Leader)
+            .max_by_key(|(_, r)| r.term)
+            .map(|(id, _)| id)
+    }
+
+    fn transfer_leader(&mut self) {
+        let Some(leader) = self.leader() else {
+            return;
+        };
+        let raw = self
+            .nodes
+            .get_mut(&leader)
+            .and_then(|n| n.raw.as_mut())
+            .expect("up");
+        let voters: Vec<u64> = raw.raft.prs().conf().to_conf_state().voters;
+        let target = voters[self.rng.gen_range(0..voters.len())];
+        raw.transfer_leader(target);
+        self.note(leader, target, "transfer leader");
+    }
+
+    /// Proposes a membership change on the leader: v1 single changes, or v2
+    /// (possibly joint, with automatic or explicit leave); leaves a joint
+    /// configuration that waits for an explicit leave.
+    pub(super) fn propose_conf_change(&mut self) {
+        let Some(leader) = self.leader() else {
+            return;
+        };
+        let conf = self.nodes[&leader]
+            .raw
+            .as_ref()
+            .expect("up")
+            .raft
+            .prs()
+            .conf()
+            .to_conf_state();
+        let result = if !conf.voters_outgoing.is_empty() {
+            if conf.auto_leave {
+                return;
+            }
+            let raw = self
+                .nodes
+                .get_mut(&leader)
+                .and_then(|n| n.raw.as_mut())
+                .expect("up");
+            raw.propose_conf_change(vec![], ConfChangeV2::default())
+        } else {
+            let Some(changes) = self.draw_changes(&conf) else {
+                return;
+            };
+            for change in &changes {
+                self.prepare_added_node(change, &conf);
+            }
+            let raw = self
+                .nodes
+                .get_mut(&leader)
+                .and_then(|n| n.raw.as_mut())
+                .expect("up");
+            if !self.params.conf_change_v2 || (changes.len() == 1 && self.rng.gen_bool(0.5)) {
+                let cc = ConfChange {
+                    change_type: changes[0].change_type,
+                    node_id: changes[0].node_id,
+                    ..Default::default()
+                };
+                raw.propose_conf_change(vec![], cc)
+            } else {
+                let transition = [
+                    ConfChangeTransition::Auto,
+                    ConfChangeTransition::Implicit,
+                    ConfChangeTransition::Explicit,
+                ][self.rng.gen_range(0..3)];
+                let cc = ConfChangeV2 {
+                    transition: transition.into(),
+                    changes,
+                    ..Default::default()
+                };
+                raw.propose_conf_change(vec![], cc)
+            }
+        };
+        let ok = u64::from(result.is_ok());
+        self.trace.event(&[self.now, leader, ok, 0xCC], || {
+            format!(
+                "{:>6} node {leader} proposes a conf change: {result:?}",
+                self.now
+            )
+        });
+    }
+
+    /// One or two changes to `conf`, keeping at least three voters.
+    fn draw_changes(&mut self, conf: &ConfState) -> Option<Vec<ConfChangeSingle>> {
+        let members: Vec<u64> = conf.voters.iter().chain(&conf.learners).copied().collect();
+        let outsiders: Vec<u64> = self
+            .params
+            .all_ids()
+            .into_iter()
+            .filter(|id| !members.contains(id))
+            .filter(|id| !self.nodes.contains_key(id) || self.rng.gen_bool(0.1))
+            .collect();
+        let count = if self.params.conf_change_v2 {
+            self.rng.gen_range(1..=2)
+        } else {
+            1
+        };
+        let mut changes = Vec::new();
+        let mut voters = conf.voters.len();
+        for _ in 0..count {
+            let change = match self.rng.gen_range(0..4) {
+                0 if !outsiders.is_empty() => (
+                    ConfChangeType::AddNode,
+                    outsiders[self.rng.gen_range(0..outsiders.len())],
+                ),
+                1 if !outsiders.is_empty() => (
+                    ConfChangeType::AddLearnerNode,
+                    outsiders[self.rng.gen_range(0..outsiders.len())],
+                ),
+                2 if !conf.learners.is_empty() => (
+                    ConfChangeType::AddNode,
+                    conf.learners[self.rng.gen_range(0..conf.learners.len())],
+                ),
+                3 if voters > 3 => {
+                    voters -= 1;
+                    let i = self.rng.gen_range(0..conf.voters.len());
+                    (ConfChangeType::RemoveNode, conf.voters[i])
+                }
+                _ => continue,
+            };
+            if changes
+                .iter()
+                .any(|c: &ConfChangeSingle| c.node_id == change.1)
+            {
+                continue;
+            }
+            changes.push(ConfChangeSingle {
+                change_type: change.0.into(),
+                node_id: change.1,
+                ..Default::default()
+            });
+        }
+        (!changes.is_empty()).then_some(changes)
+    }
+
+    /// Makes sure a node added by `change` exists: a new id starts empty; a
+    /// removed id re-added is wiped into an empty node.
+    fn prepare_added_node(&mut self, change: &ConfChangeSingle, conf: &ConfState) {
+        let id = change.node_id;
+        let adding = change.get_change_type() != ConfChangeType::RemoveNode;
+        let member = conf.voters.contains(&id) || conf.learners.contains(&id);
+        if !adding || member {
+            return;
+        }
+        match self.nodes.get_mut(&id) {
+            Some(node) => {
+                node.wipe();
+                self.note(id, 0, "wipe re-added node");
+            }
+            None => {
+                self.nodes
+                    .insert(id, SimNode::new(id, ConfState::default()));
+            }
+        }
+        self.start_node(id);
+    }
+}
