@@ -161,6 +161,7 @@ mod confchange;
 mod config;
 mod errors;
 mod log_unstable;
+mod message_kind;
 mod quorum;
 mod raft;
 mod raft_log;

@@ -15,6 +15,7 @@ use raft_proto::ConfChangeI;
 use slog::{debug, Logger};
 
 use crate::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
+use crate::message_kind;
 use crate::{
     Config, Error, GetEntriesContext, Raft, ReadState, Result, SoftState, StateRole, Status,
     Storage,
@@ -46,27 +47,7 @@ pub enum SnapshotStatus {
 /// Whether `t` is a message type that only the local node may step (via the
 /// dedicated `RawNode` methods), never a message from the network.
 pub fn is_local_msg(t: MessageType) -> bool {
-    matches!(
-        t,
-        MessageType::MsgHup
-            | MessageType::MsgBeat
-            | MessageType::MsgUnreachable
-            | MessageType::MsgSnapStatus
-            | MessageType::MsgCheckQuorum
-    )
-}
-
-/// Whether `t` answers a request this node sent, so its sender must be a
-/// peer the node tracks.
-fn is_response_msg(t: MessageType) -> bool {
-    matches!(
-        t,
-        MessageType::MsgAppendResponse
-            | MessageType::MsgRequestVoteResponse
-            | MessageType::MsgHeartbeatResponse
-            | MessageType::MsgUnreachable
-            | MessageType::MsgRequestPreVoteResponse
-    )
+    message_kind::is_local(t)
 }
 
 /// Whether `s` is the empty snapshot.
@@ -275,6 +256,18 @@ impl HardStateFields {
     }
 }
 
+/// Moves every message of `from` to the end of `to`. When `to` is empty the
+/// buffer moves over whole: nothing is copied, and once a `Ready` takes it
+/// the core holds no message buffer (an idle node keeps none after an
+/// election or a burst).
+fn move_all(from: &mut Vec<Message>, to: &mut Vec<Message>) {
+    if to.is_empty() {
+        mem::swap(from, to);
+    } else {
+        to.append(from);
+    }
+}
+
 /// The records of handed-out `Ready`s not yet reported durable, oldest
 /// first. The oldest lives inline: a synchronous driver never has more than
 /// one outstanding, so it never allocates, and an idle node holds no buffer.
@@ -339,6 +332,9 @@ pub struct RawNode<T: Storage> {
     /// Outgoing messages produced while not leader: they may only be sent
     /// after the `Ready` that carries them is durable.
     persisted_messages: Vec<Message>,
+    /// How many of the messages queued in `raft.msgs` (from the front) a
+    /// leader produced; see `collect_messages`.
+    leader_messages: usize,
 }
 
 impl<T: Storage> RawNode<T> {
@@ -359,6 +355,7 @@ impl<T: Storage> RawNode<T> {
             commit_since_index,
             messages: Vec::new(),
             persisted_messages: Vec::new(),
+            leader_messages: 0,
             raft,
         })
     }
@@ -369,26 +366,40 @@ impl<T: Storage> RawNode<T> {
         Self::new(config, store, &crate::default_logger())
     }
 
-    /// Moves the messages the state machine queued into the right outbox:
-    /// a leader's may be sent at once (thesis §10.2.1), anyone else's only
-    /// after the state they depend on is durable (§5.1).
+    /// Sorts the messages the state machine queued: a leader's may be sent
+    /// at once (thesis §10.2.1), anyone else's only after the state they
+    /// depend on is durable (§5.1).
+    ///
+    /// A leader's messages stay queued in the state machine until they are
+    /// handed out, so that with `batch_append` the appends of later
+    /// proposals merge into the appends already queued for each follower
+    /// (the usual driver proposes many times between two `Ready`s). Once
+    /// the node is no longer leader, they move to the immediate outbox,
+    /// and whatever was queued since, to the outbox that waits for
+    /// persistence.
     fn collect_messages(&mut self) {
+        if self.raft.state == StateRole::Leader {
+            self.leader_messages = self.raft.msgs.len();
+            return;
+        }
+        let leader_messages = mem::take(&mut self.leader_messages).min(self.raft.msgs.len());
         if self.raft.msgs.is_empty() {
             return;
         }
-        let outbox = if self.raft.state == StateRole::Leader {
-            &mut self.messages
-        } else {
-            &mut self.persisted_messages
-        };
-        if outbox.is_empty() {
-            // The buffer moves over whole: nothing is copied, and once the
-            // `Ready` takes it the core holds no message buffer (an idle
-            // node keeps none after an election or a burst).
-            mem::swap(outbox, &mut self.raft.msgs);
-        } else {
-            outbox.append(&mut self.raft.msgs);
+        self.messages
+            .extend(self.raft.msgs.drain(..leader_messages));
+        move_all(&mut self.raft.msgs, &mut self.persisted_messages);
+    }
+
+    /// Takes the messages that may be sent at once, including a leader's
+    /// still queued in the state machine.
+    fn take_messages(&mut self) -> Vec<Message> {
+        self.collect_messages();
+        if self.raft.state == StateRole::Leader {
+            move_all(&mut self.raft.msgs, &mut self.messages);
+            self.leader_messages = 0;
         }
+        mem::take(&mut self.messages)
     }
 
     /// Steps a message into the state machine, sorting what it produced.
@@ -486,7 +497,7 @@ impl<T: Storage> RawNode<T> {
         if is_local_msg(msg_type) {
             return Err(Error::StepLocalMsg);
         }
-        if is_response_msg(msg_type) && self.raft.prs().get(m.from).is_none() {
+        if message_kind::is_response(msg_type) && self.raft.prs().get(m.from).is_none() {
             return Err(Error::StepPeerNotFound);
         }
         self.step_internal(m)
@@ -657,7 +668,7 @@ impl<T: Storage> RawNode<T> {
             rd.must_sync = true;
             record.last_entry = Some((last.index, last.term));
         }
-        rd.light.messages = mem::take(&mut self.messages);
+        rd.light.messages = self.take_messages();
         rd.persisted_messages = mem::take(&mut self.persisted_messages);
         self.records.push_back(record);
         rd
@@ -732,7 +743,7 @@ impl<T: Storage> RawNode<T> {
             self.prev_hs.commit = commit;
         }
         light.committed_entries = self.next_committed_page();
-        light.messages = mem::take(&mut self.messages);
+        light.messages = self.take_messages();
         light
     }
 

@@ -248,6 +248,22 @@ impl ReadOnly {
         }
     }
 
+    /// How many reads, from the oldest, the acknowledgements already
+    /// received confirm, as `is_quorum` judges them: up to and including
+    /// the newest read whose acknowledgements make a quorum (a read
+    /// confirmed confirms every earlier one). Take them with
+    /// [`pop_confirmed`](Self::pop_confirmed).
+    pub(crate) fn confirmed_by_quorum(&self, is_quorum: impl Fn(&HashSet<u64>) -> bool) -> usize {
+        self.read_index_queue
+            .iter()
+            .rposition(|ctx| {
+                self.pending_read_index
+                    .get(ctx)
+                    .is_some_and(|status| is_quorum(&status.acks))
+            })
+            .map_or(0, |at| at + 1)
+    }
+
     /// The heartbeat context of the newest pending read, if any.
     pub(crate) fn last_pending_request_ctx(&mut self) -> Option<Bytes> {
         if self.read_index_queue.is_empty() {

@@ -83,6 +83,29 @@ pub(crate) fn entries_within_size(entries: &[Entry], max: Option<u64>) -> usize 
         .count()
 }
 
+/// Whether `first` followed by `second` fit in one message of at most
+/// `max` bytes, as [`entries_within_size`] counts them (a single entry
+/// always fits). For merging entries into a queued message.
+pub(crate) fn concatenation_within_size(
+    first: &[Entry],
+    second: &[Entry],
+    max: Option<u64>,
+) -> bool {
+    let max = match max {
+        _ if first.len() + second.len() <= 1 => return true,
+        None | Some(NO_LIMIT) => return true,
+        Some(max) => max,
+    };
+    let all = || first.iter().chain(second);
+    let bound = all().try_fold(0u64, |sum, e| {
+        Some(sum.saturating_add(entry_size_bound(e)?))
+    });
+    if bound.is_some_and(|bound| bound <= max) {
+        return true;
+    }
+    all().map(|e| e.compute_size()).sum::<u64>() <= max
+}
+
 /// [`limit_size`] for entries, deciding most batches from cheap bounds.
 pub(crate) fn limit_entries_size(entries: &mut Vec<Entry>, max: Option<u64>) {
     let keep = entries_within_size(entries, max);

@@ -559,3 +559,49 @@ fn stale_response_from_earlier_incarnation_cannot_raise_matched() {
         "leader believes 2 holds {matched}, the new incarnation holds {held}"
     );
 }
+
+// raft-rs #571, etcd-io/raft #349, the reordered case: the new incarnation
+// rejects its first probe (it holds nothing), the leader backs off to probe
+// from the start, that probe is lost, and only then the earlier
+// incarnation's acknowledgement arrives: not below the probe, so nothing
+// tells it apart from an answer to it, and the leader takes it. The new
+// incarnation's rejection of the next append, at the index the leader
+// wrongly believes matched, must undo that belief, or the follower is
+// pinned and never catches up.
+#[test]
+fn stale_ack_after_the_new_incarnation_rejected_its_probe_does_not_pin_it() {
+    let (mut network, stale) = readd_with_stale_ack();
+    let leader = network.peers.get_mut(&1).unwrap();
+    let probes: Vec<Message> = leader
+        .read_messages()
+        .into_iter()
+        .filter(|m| m.to == 2)
+        .collect();
+    assert_eq!(probes.len(), 1);
+    let follower = network.peers.get_mut(&2).unwrap();
+    follower.step(probes[0].clone()).unwrap();
+    let rejection = follower.read_messages();
+    assert_eq!(rejection.len(), 1);
+    assert!(rejection[0].reject);
+
+    let leader = network.peers.get_mut(&1).unwrap();
+    leader.step(rejection[0].clone()).unwrap();
+    let lost = leader.read_messages();
+    assert!(
+        lost.iter()
+            .any(|m| m.to == 2 && m.msg_type() == MessageType::MsgAppend && m.index == 0),
+        "the leader did not back off to the start: {lost:?}"
+    );
+    leader.step(stale).unwrap();
+    let msgs = leader.read_messages();
+    network.send(msgs);
+    for _ in 0..3 {
+        network.send(vec![beat(1)]);
+    }
+    assert_eq!(
+        log_shape(&network.peers[&2].raft_log),
+        log_shape(&network.peers[&1].raft_log)
+    );
+    let pr = network.peers[&1].prs().get(2).unwrap().clone();
+    assert_eq!(pr.matched, network.peers[&2].raft_log.last_index());
+}

@@ -37,8 +37,9 @@ impl<T: Storage> Raft<T> {
 
     /// Acts on a new configuration: recompute whether this node may
     /// campaign, step down if it led and was removed or demoted, and on a
-    /// leader recompute the commit index and abort a transfer to a removed
-    /// node. Returns the new configuration.
+    /// leader recompute the commit index, answer the reads the new quorum
+    /// confirms and abort a transfer to a removed node. Returns the new
+    /// configuration.
     pub fn post_conf_change(&mut self) -> ConfState {
         self.act_on_conf();
         self.prs.conf().to_conf_state()
@@ -68,6 +69,8 @@ impl<T: Storage> Raft<T> {
         // probe and everyone the entries they lack.
         self.maybe_commit();
         self.bcast_append();
+        // The acknowledgements of pending reads may make a quorum now.
+        self.recheck_pending_reads();
         if let Some(transferee) = self.lead_transferee {
             if !self.prs.conf().voters().contains(transferee) {
                 self.abort_leader_transfer();

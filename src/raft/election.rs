@@ -5,6 +5,7 @@ use std::fmt;
 use slog::{debug, info, warn};
 
 use crate::eraftpb::{EntryType, Message, MessageType};
+use crate::errors::{Error, StorageError};
 use crate::quorum::VoteResult;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
 use crate::{INVALID_ID, INVALID_INDEX};
@@ -20,6 +21,19 @@ const CONF_SCAN_PAGE_BYTES: u64 = 1 << 20;
 
 /// Up to this many voters, a campaign sorts their ids on the stack.
 const STACK_VOTERS: usize = 16;
+
+/// What a scan of the committed entries not yet applied found.
+enum UnappliedConfChanges {
+    /// No configuration change, or only compacted entries (a snapshot
+    /// brought their configuration).
+    None,
+    /// At least one configuration change.
+    Some,
+    /// The entries could not be read: the storage is fetching them, or
+    /// failed. A node that cannot rule a change out must act as if there
+    /// were one (it might campaign with a stale voter set otherwise).
+    Unknown(Error),
+}
 
 /// A number for a log message, computed only if the message is formatted:
 /// a line the drain filters out then costs no storage reads.
@@ -96,14 +110,34 @@ impl<T: Storage> Raft<T> {
         }
     }
 
-    /// Whether a configuration change is committed but not yet applied.
+    /// Whether a configuration change is committed but not yet applied, as
+    /// far as this node can tell: entries it cannot read for any reason
+    /// but compaction count as holding one (see [`UnappliedConfChanges`]).
     fn has_unapplied_conf_changes(&self, purpose: GetEntriesFor) -> bool {
+        match self.scan_unapplied_conf_changes(purpose) {
+            UnappliedConfChanges::None => false,
+            UnappliedConfChanges::Some => true,
+            UnappliedConfChanges::Unknown(err) => {
+                warn!(
+                    self.logger,
+                    "cannot read the committed entries not yet applied; \
+                     assuming they hold a configuration change";
+                    "applied" => self.raft_log.applied,
+                    "committed" => self.raft_log.committed,
+                    "err" => %err,
+                );
+                true
+            }
+        }
+    }
+
+    fn scan_unapplied_conf_changes(&self, purpose: GetEntriesFor) -> UnappliedConfChanges {
         let (applied, committed) = (self.raft_log.applied, self.raft_log.committed);
         if applied >= committed {
-            return false;
+            return UnappliedConfChanges::None;
         }
         if self.pending_conf_index > applied && self.pending_conf_index <= committed {
-            return true;
+            return UnappliedConfChanges::Some;
         }
         let ctx = GetEntriesContext::new(purpose);
         let mut lo = applied + 1;
@@ -113,23 +147,30 @@ impl<T: Storage> Raft<T> {
                 .raft_log
                 .slice(lo, committed + 1, Some(CONF_SCAN_PAGE_BYTES), ctx)
             {
-                Ok(ents) if !ents.is_empty() => {
+                Ok(ents) => {
+                    let Some(last) = ents.last() else {
+                        // A non-empty range must yield an entry.
+                        return UnappliedConfChanges::Unknown(Error::Store(
+                            StorageError::Unavailable,
+                        ));
+                    };
                     if ents.iter().any(|e| {
                         matches!(
                             e.entry_type(),
                             EntryType::EntryConfChange | EntryType::EntryConfChangeV2
                         )
                     }) {
-                        return true;
+                        return UnappliedConfChanges::Some;
                     }
-                    lo = ents.last().unwrap().index + 1;
+                    lo = last.index + 1;
                 }
-                // Entries the node cannot read are behind a snapshot whose
-                // configuration it already holds, or are being fetched.
-                _ => return false,
+                // Compacted entries are behind a snapshot, whose
+                // configuration this node already holds.
+                Err(Error::Store(StorageError::Compacted)) => return UnappliedConfChanges::None,
+                Err(err) => return UnappliedConfChanges::Unknown(err),
             }
         }
-        false
+        UnappliedConfChanges::None
     }
 
     /// Campaigns for leadership. `campaign_type` is one of
@@ -277,7 +318,7 @@ impl<T: Storage> Raft<T> {
             let mut resp = Message::new();
             resp.set_msg_type(vote_resp_msg_type(msg_type));
             resp.to = m.from;
-            resp.term = self.term;
+            resp.term = rejection_term(self.term, m);
             resp.reject = true;
             let (commit, commit_term) = self.raft_log.commit_info();
             resp.commit = commit;
@@ -442,6 +483,26 @@ impl<T: Storage> Raft<T> {
     }
 }
 
+/// The term a rejection of the vote request `m` carries; never 0, since a
+/// vote response without a term is dropped (and refused by `send`).
+///
+/// Usually this node's term: a vote request with a higher term has already
+/// moved it there. A pre-vote does not move terms (thesis §9.6), so this
+/// node may be behind the pre-candidate, down to term 0 in a fresh group
+/// (where a priority can make it reject). It then answers with the
+/// pre-candidate's own term, the request's minus one: the rejection counts
+/// in the pre-candidate's round and moves it to no term it is not in,
+/// where the request's term would push it to a term no leader holds and
+/// could depose its leader. A pre-candidate at term 0 is told term 1: no
+/// leader ever holds term 0, so moving it there disturbs none.
+fn rejection_term(own_term: u64, m: &Message) -> u64 {
+    if m.term > own_term {
+        std::cmp::max(m.term - 1, 1)
+    } else {
+        own_term
+    }
+}
+
 /// Whether a pending-snapshot marker is set.
 #[inline]
 pub(crate) fn is_set(index: u64) -> bool {
@@ -493,6 +554,87 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(vote_request_targets(&candidate(cs)), vec![2, 3, 7]);
+    }
+
+    /// A [`MemStorage`] whose reads of entries fail with `error`, as a
+    /// storage that fetches in the background or has lost its disk does.
+    struct FailingEntries {
+        store: MemStorage,
+        error: fn() -> StorageError,
+    }
+
+    impl Storage for FailingEntries {
+        fn initial_state(&self) -> crate::Result<crate::RaftState> {
+            self.store.initial_state()
+        }
+        fn entries(
+            &self,
+            _low: u64,
+            _high: u64,
+            _max_size: impl Into<Option<u64>>,
+            _context: GetEntriesContext,
+        ) -> crate::Result<Vec<crate::eraftpb::Entry>> {
+            Err(crate::Error::Store((self.error)()))
+        }
+        fn term(&self, idx: u64) -> crate::Result<u64> {
+            self.store.term(idx)
+        }
+        fn first_index(&self) -> crate::Result<u64> {
+            self.store.first_index()
+        }
+        fn last_index(&self) -> crate::Result<u64> {
+            self.store.last_index()
+        }
+        fn snapshot(&self, request_index: u64, to: u64) -> crate::Result<crate::eraftpb::Snapshot> {
+            self.store.snapshot(request_index, to)
+        }
+    }
+
+    /// A restarted voter whose entries 2 and 3 are committed but not
+    /// applied, on a storage that cannot read them.
+    fn restarted_with_unreadable_entries(error: fn() -> StorageError) -> Raft<FailingEntries> {
+        let store = MemStorage::new_with_conf_state(ConfState::from((vec![1, 2, 3], vec![])));
+        let entries: Vec<_> = (1..=3)
+            .map(|index| crate::eraftpb::Entry {
+                index,
+                term: 1,
+                ..Default::default()
+            })
+            .collect();
+        store.wl().append(&entries).unwrap();
+        let hs = crate::eraftpb::HardState {
+            term: 1,
+            commit: 3,
+            ..Default::default()
+        };
+        store.wl().set_hardstate(hs);
+        let config = Config {
+            applied: 1,
+            ..Config::new(1)
+        };
+        let logger = Logger::root(slog::Discard, o!());
+        Raft::new(&config, FailingEntries { store, error }, &logger).unwrap()
+    }
+
+    #[test]
+    fn unreadable_unapplied_entries_forbid_a_campaign() {
+        // Only a compacted range means the configuration it held is already
+        // in force (a snapshot brought it); any other error leaves the
+        // question open, and a node that may hold an unapplied configuration
+        // change must not campaign with a stale voter set.
+        for error in [
+            (|| StorageError::LogTemporarilyUnavailable) as fn() -> StorageError,
+            || StorageError::Unavailable,
+        ] {
+            let mut r = restarted_with_unreadable_entries(error);
+            r.hup(false);
+            assert_eq!(r.state, StateRole::Follower, "{:?}", error());
+            assert_eq!(r.term, 1);
+            assert!(r.msgs.is_empty());
+        }
+        let mut r = restarted_with_unreadable_entries(|| StorageError::Compacted);
+        r.hup(false);
+        assert_eq!(r.state, StateRole::Candidate);
     }
 
     #[test]

@@ -149,6 +149,14 @@ impl<T: Storage> Raft<T> {
                     );
                     return Ok(());
                 }
+                // The read index is the leader's commit index. If this log
+                // holds the entry there in the leader's term, Log Matching
+                // (§5.3) makes everything up to it the leader's, committed:
+                // learn the commit now rather than from the next append.
+                // `maybe_commit` never goes past the last index, nor back.
+                if self.raft_log.maybe_commit(m.index, m.term) {
+                    debug!(self.logger, "learned the commit index from a read response"; "commit" => m.index);
+                }
                 let rs = ReadState {
                     index: m.index,
                     request_ctx: m.entries[0].data.to_vec(),

@@ -32,6 +32,7 @@ use slog::{debug, info, o, Logger};
 
 use crate::eraftpb::{HardState, Message, MessageType, Snapshot};
 use crate::errors::{Error, Result};
+use crate::message_kind::{self, SendTerm};
 use crate::raft_log::RaftLog;
 use crate::read_only::ReadOnly;
 use crate::storage::Storage;
@@ -419,20 +420,11 @@ impl<T: Storage> Raft<T> {
         use MessageType::*;
         let msg_type = m.msg_type();
         if m.term == 0 {
-            // Local messages and forwarded proposals and reads carry no
-            // term. A vote or vote response must (§5.2): drop it.
-            let needs_term = matches!(
-                msg_type,
-                MsgRequestVote
-                    | MsgRequestPreVote
-                    | MsgRequestVoteResponse
-                    | MsgRequestPreVoteResponse
-                    | MsgAppend
-                    | MsgHeartbeat
-                    | MsgSnapshot
-                    | MsgTimeoutNow
-            );
-            if needs_term {
+            // Only local messages and the application's requests (which a
+            // follower forwards as they are) come without a term; anything
+            // else without one is malformed (a vote must name its term,
+            // §5.2).
+            if !message_kind::may_have_zero_term(msg_type) {
                 debug!(self.logger, "dropping a message without a term"; "msg type" => ?msg_type, "from" => m.from);
                 return false;
             }
@@ -520,16 +512,18 @@ impl<T: Storage> Raft<T> {
         true
     }
 
-    /// Queues a message, stamping the sender and, for all but votes,
-    /// proposals and reads, the current term.
+    /// Queues a message, stamping the sender when it is unset and, for all
+    /// but votes, proposals and reads, the current term.
+    ///
+    /// A message this node forwards (a proposal, a read, a transfer request)
+    /// keeps its original sender, so the leader answers the node that asked
+    /// rather than the one that passed it on.
     pub(crate) fn send(&mut self, mut m: Message) {
-        use MessageType::*;
-        m.from = self.id;
-        match m.msg_type() {
-            MsgRequestVote
-            | MsgRequestPreVote
-            | MsgRequestVoteResponse
-            | MsgRequestPreVoteResponse => {
+        if m.from == INVALID_ID {
+            m.from = self.id;
+        }
+        match message_kind::send_term(m.msg_type()) {
+            SendTerm::SetBySender => {
                 if m.term == 0 {
                     crate::fatal!(
                         self.logger,
@@ -538,20 +532,26 @@ impl<T: Storage> Raft<T> {
                     );
                 }
             }
-            MsgPropose | MsgReadIndex => {}
-            _ => m.term = self.term,
+            SendTerm::Unset => {}
+            SendTerm::Current => m.term = self.term,
         }
         self.msgs.push(m);
     }
 
     /// Resets the volatile state for `term`: a new term forgets the vote;
-    /// timers, votes, pending reads and the leader's view of its peers start
-    /// afresh.
+    /// timers, votes, pending reads, a pending snapshot request and the
+    /// leader's view of its peers start afresh.
+    ///
+    /// A snapshot request is a follower's: a node that becomes candidate or
+    /// leader drops it (as raft-rs does), or, back to follower, it would
+    /// ask for a snapshot below its commit index and refuse every append
+    /// meanwhile. [`become_follower`](Self::become_follower) keeps it.
     pub fn reset(&mut self, term: u64) {
         if self.term != term {
             self.term = term;
             self.vote = INVALID_ID;
         }
+        self.pending_request_snapshot = crate::INVALID_INDEX;
         self.leader_id = INVALID_ID;
         self.reset_randomized_election_timeout();
         self.election_elapsed = 0;

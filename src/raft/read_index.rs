@@ -53,10 +53,14 @@ impl<T: Storage> Raft<T> {
         match self.read_only.option {
             ReadOnlyOption::Safe => {
                 // Record the commit index, then confirm leadership with a
-                // heartbeat round that carries this read's token.
+                // heartbeat round that carries this read's token. A retry
+                // of a read still pending starts a round too (its earlier
+                // one may be lost), carrying the newest pending token,
+                // whose confirmation confirms the retried read as well.
                 let self_id = self.id;
-                if let Some(ctx) = self.read_only.add_request(committed, m, self_id) {
-                    self.bcast_heartbeat_with_ctx(Some(ctx));
+                match self.read_only.add_request(committed, m, self_id) {
+                    Some(ctx) => self.bcast_heartbeat_with_ctx(Some(ctx)),
+                    None => self.bcast_heartbeat(),
                 }
             }
             ReadOnlyOption::LeaseBased => {
@@ -90,8 +94,31 @@ impl<T: Storage> Raft<T> {
         if !confirmed {
             return;
         }
+        let count = self.read_only.confirmed_by(&m.context);
+        self.answer_confirmed_reads(count);
+    }
+
+    /// Answers the pending reads that the acknowledgements already received
+    /// confirm under the current configuration. A configuration change can
+    /// shrink the quorum so that they do: without this the reads would wait
+    /// for a round that may never come, while later reads are answered
+    /// before them.
+    pub(crate) fn recheck_pending_reads(&mut self) {
+        if self.read_only.option != ReadOnlyOption::Safe || self.read_only.pending_read_count() == 0
+        {
+            return;
+        }
+        let prs = &self.prs;
+        let count = self
+            .read_only
+            .confirmed_by_quorum(|acks| prs.has_quorum(acks));
+        self.answer_confirmed_reads(count);
+    }
+
+    /// Answers the `count` oldest pending reads, which are confirmed.
+    fn answer_confirmed_reads(&mut self, count: usize) {
         // One at a time, so no list of confirmed reads is built.
-        for _ in 0..self.read_only.confirmed_by(&m.context) {
+        for _ in 0..count {
             let (ctx, req, index) = self.read_only.pop_confirmed(&self.logger);
             self.answer_read_with_ctx(req, index, Some(ctx));
         }

@@ -7,14 +7,14 @@
 //! commits the largest index a quorum holds, but only by counting replicas of
 //! an entry of its own term (§5.4.2).
 
-use slog::{debug, error, info};
+use slog::{debug, error, info, warn};
 
 use crate::eraftpb::{Entry, Message, MessageType};
 use crate::errors::{Error, StorageError};
 use crate::raft_log::LogBounds;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
 use crate::tracker::ProgressState;
-use crate::util::is_continuous_ents;
+use crate::util::concatenation_within_size;
 use crate::{INVALID_ID, INVALID_INDEX};
 
 use super::election::is_set;
@@ -130,30 +130,46 @@ impl<T: Storage> Raft<T> {
         m.entries = ents;
     }
 
-    /// Merges `ents` into an append already queued for `to`, when that is
-    /// safe. The queued message must already carry entries that `ents`
-    /// continue: merging into a probe or a commit-only append would send
-    /// entries whose `index`/`log_term` do not name the entry before them
-    /// (KNOWN-BUGS 1).
+    /// Merges `ents` into the append queued last for `to`, when they
+    /// directly continue it: they start just after its last entry, or, for
+    /// an append without entries, just after the entry it names (its
+    /// `index`). Anything else (a probe whose `index`/`log_term` do not
+    /// name the entry before `ents`, an append of an earlier term, a
+    /// snapshot or other message queued after it) is left alone: a merged
+    /// message must satisfy `index + 1 == entries[0].index` with contiguous
+    /// entries, or a follower could acknowledge entries it does not hold
+    /// (raft-rs 0.7.0 shipped that bug). Heartbeats queued after the append
+    /// do not stop a merge: they carry no entries and a commit index bounded
+    /// by what the follower is known to hold. The merged message stays
+    /// within `max_size_per_msg`, as every append does.
     fn try_batching(&mut self, to: u64, ents: &[Entry]) -> bool {
-        if ents.is_empty() {
+        let Some(first) = ents.first() else {
             return false;
-        }
+        };
         let committed = self.raft_log.committed;
         let term = self.term;
+        let max_size = self.max_msg_size;
         let Some(msg) = self
             .msgs
             .iter_mut()
             .rev()
-            .find(|msg| msg.to == to && msg.msg_type() == MessageType::MsgAppend)
+            .find(|msg| msg.to == to && msg.msg_type() != MessageType::MsgHeartbeat)
         else {
             return false;
         };
-        if msg.term != term || msg.entries.is_empty() || !is_continuous_ents(msg, ents) {
+        if msg.msg_type() != MessageType::MsgAppend || msg.term != term {
+            return false;
+        }
+        let queued_last = msg.entries.last().map_or(msg.index, |e| e.index);
+        if queued_last.checked_add(1) != Some(first.index)
+            || !concatenation_within_size(&msg.entries, ents, Some(max_size))
+        {
             return false;
         }
         msg.entries.extend_from_slice(ents);
         msg.commit = committed;
+        debug_assert_eq!(msg.index + 1, msg.entries[0].index);
+        debug_assert!(msg.entries.windows(2).all(|w| w[0].index + 1 == w[1].index));
         let last = ents.last().unwrap().index;
         self.prs.get_mut(to).unwrap().update_state(last);
         true
@@ -274,8 +290,8 @@ impl<T: Storage> Raft<T> {
         self.send(to_send);
     }
 
-    /// Handles a heartbeat from the leader: learn the commit index (never
-    /// past this log) and answer, echoing the read token.
+    /// Handles a heartbeat from the leader: learn the commit index (one
+    /// past this log is ignored) and answer, echoing the read token.
     pub fn handle_heartbeat(&mut self, mut m: Message) {
         self.handle_heartbeat_ref(&mut m);
     }
@@ -283,8 +299,23 @@ impl<T: Storage> Raft<T> {
     /// [`handle_heartbeat`](Self::handle_heartbeat) without taking the
     /// message (only its context is taken out).
     pub(crate) fn handle_heartbeat_ref(&mut self, m: &mut Message) {
-        let commit = std::cmp::min(m.commit, self.raft_log.last_index());
-        self.raft_log.commit_to(commit);
+        let last_index = self.raft_log.last_index();
+        if m.commit > last_index {
+            // A leader sends at most what it knows this node holds: a
+            // commit past the log is malformed, or this node lost entries
+            // it acknowledged. Clamping it would commit whatever this log
+            // holds there, which a heartbeat (naming no entry) does not
+            // show to be the leader's.
+            warn!(
+                self.logger,
+                "ignoring a heartbeat commit index past the last index";
+                "from" => m.from,
+                "commit" => m.commit,
+                "last index" => last_index,
+            );
+        } else {
+            self.raft_log.commit_to(m.commit);
+        }
         if is_set(self.pending_request_snapshot) {
             self.send_request_snapshot();
             return;

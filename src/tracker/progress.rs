@@ -153,9 +153,26 @@ impl Progress {
     /// `next_idx` never goes to or below `matched` (KNOWN-BUGS 2: a stale or
     /// lying hint must not make the leader resend what is already matched,
     /// nor break `matched < next_idx`).
+    ///
+    /// One exception lowers `matched`: in replicate state, a rejection of
+    /// `matched` itself whose hint is below it says the peer does not hold
+    /// `matched`. The acknowledgement it came from was then stale, sent by
+    /// an earlier incarnation of a peer removed and added again in this
+    /// term (raft-rs #571, etcd-io/raft #349); the leader cannot tell the
+    /// incarnations apart by the messages, and if it trusted `matched` it
+    /// would send appends the peer rejects, forever. Probing from the hint
+    /// costs at most one round trip when the rejection was itself the stale
+    /// one. Safe for commitment: the commit index never moves back, and such
+    /// an acknowledgement names an entry before the re-add, which was
+    /// committed before the new incarnation was tracked.
     pub fn maybe_decr_to(&mut self, rejected: u64, match_hint: u64, request_snapshot: u64) -> bool {
         let asks_snapshot = request_snapshot != INVALID_INDEX;
         if self.state == ProgressState::Replicate {
+            if rejected == self.matched && !asks_snapshot && match_hint < self.matched {
+                self.matched = match_hint;
+                self.become_probe();
+                return true;
+            }
             // Everything up to `matched` is acknowledged, so a rejection at
             // or below it answers an older append. A snapshot request is
             // taken even when it rejects `matched` itself.
@@ -395,6 +412,23 @@ mod tests {
             );
             assert_eq!((pr.matched, pr.next_idx), (matched, want_next), "#{i}");
         }
+    }
+
+    #[test]
+    fn rejection_of_matched_itself_below_the_hint_lowers_matched() {
+        // The peer rejects `matched` and hints it holds only up to 2: the
+        // acknowledgement of 5 was stale (an earlier incarnation's). Probe
+        // from the hint instead of sending appends it rejects forever.
+        let mut pr = progress(ProgressState::Replicate, 5, 8);
+        pr.ins.add(7);
+        assert!(pr.maybe_decr_to(5, 2, INVALID_INDEX));
+        assert_eq!((pr.matched, pr.next_idx), (2, 3));
+        assert_eq!(pr.state, ProgressState::Probe);
+        assert_eq!(pr.ins.count(), 0);
+        // A hint at `matched` says the peer holds it: stale, as before.
+        let mut pr = progress(ProgressState::Replicate, 5, 8);
+        assert!(!pr.maybe_decr_to(5, 5, INVALID_INDEX));
+        assert_eq!((pr.matched, pr.next_idx), (5, 8));
     }
 
     #[test]
