@@ -194,7 +194,7 @@ fn settled_leader_tick_allocates_only_its_heartbeats() {
 
 #[test]
 fn idle_group_produces_no_ready_between_heartbeats() {
-    let mut group = Group::settled();
+    let group = Group::settled();
     // Everything was handled: nothing is pending on any node.
     for node in &group.nodes {
         assert!(!node.has_ready(), "node {} has a Ready", node.raft.id);

@@ -13,8 +13,8 @@
 // `MemStorage` → send → apply → `advance`, and panics unless every node
 // applied exactly the payloads that were proposed, in order.
 //
-// Every call into the crate under test (a `RawNode`, `Ready` or `LightReady`
-// method) goes through `in_core`, a function that is never inlined, so that
+// Every call into the crate under test (`RawNode::new` and the `RawNode`,
+// `Ready` and `LightReady` methods) goes through `in_core`, a function that is never inlined, so that
 // an instruction counter can count the core's own work alone: callgrind's
 // `--toggle-collect=*::in_core` collects exactly the instructions executed
 // inside these calls (see `compare/measure.sh`). Everything else (building
@@ -124,8 +124,8 @@ impl Cluster {
             .map(|&id| {
                 let storage =
                     MemStorage::new_with_conf_state(ConfState::from((ids.clone(), Vec::new())));
-                RawNode::new(&bench_config(id, options), storage, &logger)
-                    .expect("valid bench config")
+                let config = bench_config(id, options);
+                in_core(|| RawNode::new(&config, storage, &logger)).expect("valid bench config")
             })
             .collect();
         Cluster {
@@ -549,6 +549,11 @@ pub fn idle_group(payloads: u64) -> Cluster {
     }
     cluster.verify(payloads);
     cluster
+}
+
+/// The inline size of one replica's `RawNode` (its heap parts not counted).
+pub fn raw_node_inline_bytes() -> usize {
+    std::mem::size_of::<RawNode<MemStorage>>()
 }
 
 /// Workload (j), many busy groups in one process: `groups` groups of three

@@ -294,12 +294,13 @@ macro_rules! runner {
 const THEIRS: Runner = runner!(theirs);
 const OURS: Runner = runner!(ours);
 
-/// Heap bytes per idle replica (`RawNode` and its `MemStorage`), for (i).
-type BytesProbe = fn() -> f64;
+/// Heap bytes per idle replica (`RawNode` and its `MemStorage`), for (i),
+/// and the inline size of a `RawNode` (part of those bytes).
+type BytesProbe = fn() -> (f64, usize);
 
 macro_rules! idle_replica_bytes {
     ($side:ident) => {
-        || -> f64 {
+        || -> (f64, usize) {
             let mut groups = Vec::with_capacity(IDLE_GROUPS_FOR_BYTES as usize);
             let before = LIVE_BYTES.load(Ordering::Relaxed);
             for _ in 0..IDLE_GROUPS_FOR_BYTES {
@@ -307,7 +308,9 @@ macro_rules! idle_replica_bytes {
             }
             let after = LIVE_BYTES.load(Ordering::Relaxed);
             let driver: usize = groups.iter().map(|group| group.driver_heap_bytes()).sum();
-            (after - before - driver as i64) as f64 / (IDLE_GROUPS_FOR_BYTES * 3) as f64
+            let bytes =
+                (after - before - driver as i64) as f64 / (IDLE_GROUPS_FOR_BYTES * 3) as f64;
+            (bytes, $side::raw_node_inline_bytes())
         }
     };
 }
@@ -599,15 +602,16 @@ fn callgrind(arguments: &[String]) {
 /// Prints the (i) line, heap bytes per idle replica; returns whether its
 /// target is met.
 fn idle_bytes_row() -> bool {
-    let theirs = THEIRS_BYTES();
-    let ours = OURS_BYTES();
+    let (theirs, theirs_raw_node) = THEIRS_BYTES();
+    let (ours, ours_raw_node) = OURS_BYTES();
     let ratio = ours / theirs;
     let met = ratio <= IDLE_BYTES_TARGET;
     println!();
     println!(
         "(i) heap bytes per idle replica ({IDLE_GROUPS_FOR_BYTES} groups of 3, \
          {IDLE_ENTRIES_FOR_BYTES} applied entries each, RawNode + MemStorage): \
-         raft-rs 0.7 {theirs:.0}, ours {ours:.0}, ratio {ratio:.2} (target ≤{IDLE_BYTES_TARGET}: {})",
+         raft-rs 0.7 {theirs:.0}, ours {ours:.0}, ratio {ratio:.2} (target ≤{IDLE_BYTES_TARGET}: {}); \
+         of which the RawNode itself: raft-rs 0.7 {theirs_raw_node}, ours {ours_raw_node}",
         if met { "met" } else { "MISSED" }
     );
     met
