@@ -1,10 +1,10 @@
-//! Whole-cluster workloads (a)–(f) of the raft-rs comparison, for this crate
-//! alone, plus `ready()` on a busy leader. Each iteration builds its cluster,
+//! Whole-cluster workloads (a)–(h) and (j) of the raft-rs comparison, scaled
+//! down, for this crate alone, plus `ready()` on a busy leader. Each iteration builds its cluster,
 //! runs the workload, and panics unless every node applied exactly what was
 //! proposed; only the workload itself is timed.
 //!
 //! The same workloads run against raft-rs 0.7 in `compare/`
-//! (`cargo run --release -p raft-compare`).
+//! (`cargo run --release --manifest-path compare/Cargo.toml`).
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,10 @@ impl Meter for Stopwatch {
 }
 
 /// The workloads shared with `compare/`, instantiated for this crate.
+#[expect(
+    dead_code,
+    reason = "driver_heap_bytes serves the comparison's heap measurement only"
+)]
 mod workloads {
     use raft as raft_impl;
     include!("support/cluster_workloads.rs");
@@ -107,6 +111,38 @@ fn bench_cluster_workloads(c: &mut Criterion) {
     group.bench_function("f_three_node_read_index", |b| {
         b.iter_custom(|iterations| {
             timed(iterations, |meter| workloads::read_index(meter, 3, reads))
+        })
+    });
+
+    let entries = 4096;
+    group.throughput(Throughput::Elements(entries));
+    group.bench_function("g_three_nodes_64_proposals_per_ready_batch_append", |b| {
+        b.iter_custom(|iterations| {
+            timed(iterations, |meter| {
+                workloads::propose_between_readys(meter, entries, 64)
+            })
+        })
+    });
+
+    let (groups, heartbeat_intervals) = (100, 20);
+    group.throughput(Throughput::Elements(
+        groups * 3 * heartbeat_intervals * workloads::HEARTBEAT_TICKS,
+    ));
+    group.bench_function("h_idle_groups_ticks", |b| {
+        b.iter_custom(|iterations| {
+            timed(iterations, |meter| {
+                workloads::idle_groups(meter, groups, heartbeat_intervals)
+            })
+        })
+    });
+
+    let (groups, entries_per_group) = (50, 20);
+    group.throughput(Throughput::Elements(groups * entries_per_group));
+    group.bench_function("j_many_groups_one_entry_per_round", |b| {
+        b.iter_custom(|iterations| {
+            timed(iterations, |meter| {
+                workloads::many_groups_propose(meter, groups, entries_per_group)
+            })
         })
     });
 

@@ -235,6 +235,74 @@ struct ReadyRecord {
     committed_through: u64,
 }
 
+/// The fields of a hard state. `RawNode` keeps the last one handed out in
+/// this form: compared field by field with the core's, it costs neither
+/// building nor comparing a `HardState` message (with its unknown-field
+/// bookkeeping) on every `has_ready`, and it is smaller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HardStateFields {
+    term: u64,
+    vote: u64,
+    commit: u64,
+}
+
+impl HardStateFields {
+    fn of<T: Storage>(raft: &Raft<T>) -> HardStateFields {
+        HardStateFields {
+            term: raft.term,
+            vote: raft.vote,
+            commit: raft.raft_log.committed,
+        }
+    }
+}
+
+/// Moves every message of `from` to the end of `to`. When `to` is empty the
+/// buffer moves over whole: nothing is copied, and once a `Ready` takes it
+/// the core holds no message buffer (an idle node keeps none after an
+/// election or a burst).
+fn move_all(from: &mut Vec<Message>, to: &mut Vec<Message>) {
+    if to.is_empty() {
+        mem::swap(from, to);
+    } else {
+        to.append(from);
+    }
+}
+
+/// The records of handed-out `Ready`s not yet reported durable, oldest
+/// first. The oldest lives inline: a synchronous driver never has more than
+/// one outstanding, so it never allocates, and an idle node holds no buffer.
+#[derive(Debug, Default)]
+struct ReadyRecords {
+    oldest: Option<ReadyRecord>,
+    /// The younger ones; empty whenever `oldest` is `None`.
+    younger: VecDeque<ReadyRecord>,
+}
+
+impl ReadyRecords {
+    fn push_back(&mut self, record: ReadyRecord) {
+        if self.oldest.is_none() {
+            debug_assert!(self.younger.is_empty());
+            self.oldest = Some(record);
+        } else {
+            self.younger.push_back(record);
+        }
+    }
+
+    fn front(&self) -> Option<&ReadyRecord> {
+        self.oldest.as_ref()
+    }
+
+    fn pop_front(&mut self) -> Option<ReadyRecord> {
+        let oldest = self.oldest.take();
+        self.oldest = self.younger.pop_front();
+        oldest
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &ReadyRecord> {
+        self.oldest.iter().chain(self.younger.iter())
+    }
+}
+
 /// The application's handle on one Raft node.
 ///
 /// Inputs are [`tick`](Self::tick), [`step`](Self::step) and the proposal
@@ -250,12 +318,12 @@ pub struct RawNode<T: Storage> {
     /// The soft state last handed out.
     prev_ss: SoftState,
     /// The hard state last handed out (or reported through a `LightReady`).
-    prev_hs: HardState,
+    prev_hs: HardStateFields,
     /// The number of the last `Ready` handed out.
     max_number: u64,
     /// Handed-out `Ready`s whose writes are not yet reported durable, oldest
     /// first.
-    records: VecDeque<ReadyRecord>,
+    records: ReadyRecords,
     /// The last committed index handed out for apply; entries at or below it
     /// are never handed out again.
     commit_since_index: u64,
@@ -267,7 +335,6 @@ pub struct RawNode<T: Storage> {
     /// How many of the messages queued in `raft.msgs` (from the front) a
     /// leader produced; see `collect_messages`.
     leader_messages: usize,
-    logger: Logger,
 }
 
 impl<T: Storage> RawNode<T> {
@@ -278,20 +345,17 @@ impl<T: Storage> RawNode<T> {
     pub fn new(config: &Config, store: T, logger: &Logger) -> Result<Self> {
         let raft = Raft::new(config, store, logger)?;
         let prev_ss = raft.soft_state();
-        let prev_hs = raft.hard_state();
+        let prev_hs = HardStateFields::of(&raft);
         let commit_since_index = raft.raft_log.applied;
-        // The state machine's logger already carries this node's id.
-        let logger = raft.logger.clone();
         Ok(RawNode {
             prev_ss,
             prev_hs,
             max_number: 0,
-            records: VecDeque::new(),
+            records: ReadyRecords::default(),
             commit_since_index,
             messages: Vec::new(),
             persisted_messages: Vec::new(),
             leader_messages: 0,
-            logger,
             raft,
         })
     }
@@ -324,8 +388,7 @@ impl<T: Storage> RawNode<T> {
         }
         self.messages
             .extend(self.raft.msgs.drain(..leader_messages));
-        // `append` keeps the capacity of `raft.msgs` for the next step.
-        self.persisted_messages.append(&mut self.raft.msgs);
+        move_all(&mut self.raft.msgs, &mut self.persisted_messages);
     }
 
     /// Takes the messages that may be sent at once, including a leader's
@@ -333,7 +396,7 @@ impl<T: Storage> RawNode<T> {
     fn take_messages(&mut self) -> Vec<Message> {
         self.collect_messages();
         if self.raft.state == StateRole::Leader {
-            self.messages.append(&mut self.raft.msgs);
+            move_all(&mut self.raft.msgs, &mut self.messages);
             self.leader_messages = 0;
         }
         mem::take(&mut self.messages)
@@ -425,7 +488,8 @@ impl<T: Storage> RawNode<T> {
             Ok(t) => t,
             Err(number) => {
                 // A newer or corrupt peer: never a reason to fail (COMPAT §2).
-                debug!(self.logger, "ignoring a message of unknown type";
+                // The state machine's logger carries this node's id.
+                debug!(self.raft.logger, "ignoring a message of unknown type";
                     "type" => number, "from" => m.from);
                 return Ok(());
             }
@@ -533,7 +597,7 @@ impl<T: Storage> RawNode<T> {
             || !raft.msgs.is_empty()
             || !raft.read_states.is_empty()
             || raft.soft_state() != self.prev_ss
-            || raft.hard_state() != self.prev_hs
+            || HardStateFields::of(raft) != self.prev_hs
             || raft.raft_log.unstable_snapshot().is_some()
             || !raft.raft_log.unstable_entries().is_empty()
             || raft
@@ -564,12 +628,12 @@ impl<T: Storage> RawNode<T> {
             self.prev_ss = self.raft.soft_state();
             rd.ss = Some(ss);
         }
-        let hs = self.raft.hard_state();
+        let hs = HardStateFields::of(&self.raft);
         if hs != self.prev_hs {
             // A new term or vote must reach the disk before any message that
             // relies on it (§5.1); a commit index can be recovered.
             rd.must_sync |= hs.term != self.prev_hs.term || hs.vote != self.prev_hs.vote;
-            rd.hs = Some(hs.clone());
+            rd.hs = Some(self.raft.hard_state());
             self.prev_hs = hs;
         }
         rd.read_states = mem::take(&mut self.raft.read_states);
@@ -673,10 +737,10 @@ impl<T: Storage> RawNode<T> {
     pub fn advance_append(&mut self, rd: Ready) -> LightReady {
         self.on_persist_ready(rd.number);
         let mut light = LightReady::default();
-        let hs = self.raft.hard_state();
-        if hs.commit > self.prev_hs.commit {
-            light.commit_index = Some(hs.commit);
-            self.prev_hs.commit = hs.commit;
+        let commit = self.raft.raft_log.committed;
+        if commit > self.prev_hs.commit {
+            light.commit_index = Some(commit);
+            self.prev_hs.commit = commit;
         }
         light.committed_entries = self.next_committed_page();
         light.messages = self.take_messages();

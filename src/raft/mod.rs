@@ -158,34 +158,20 @@ pub struct Raft<T: Storage> {
     /// term; answered once it has (KNOWN-BUGS 14).
     pending_read_index_messages: Vec<Message>,
     rng: SmallRng,
-    /// Scratch buffer for visiting peers in id order (the tracker's map has
-    /// none), kept so that broadcasts do not allocate.
-    peer_ids: Vec<u64>,
     pub(crate) logger: Logger,
 }
 
 impl<T: Storage> Raft<T> {
-    /// The ids of every tracked peer but this node, in ascending order (so
-    /// messages go out in a deterministic order). Hand the vector back with
-    /// [`put_peer_ids`](Self::put_peer_ids) to reuse its buffer.
-    pub(crate) fn take_peer_ids(&mut self) -> Vec<u64> {
-        let mut ids = std::mem::take(&mut self.peer_ids);
-        ids.clear();
-        let self_id = self.id;
-        ids.extend(
-            self.prs
-                .iter()
-                .map(|(id, _)| *id)
-                .filter(|id| *id != self_id),
-        );
-        // The tracker iterates by ascending id.
-        debug_assert!(ids.is_sorted(), "peer ids out of order: {ids:?}");
-        ids
-    }
-
-    /// Returns the buffer of [`take_peer_ids`](Self::take_peer_ids).
-    pub(crate) fn put_peer_ids(&mut self, ids: Vec<u64>) {
-        self.peer_ids = ids;
+    /// The smallest id above `id` of a tracked peer other than this node.
+    /// Walking the peers with it from 0 visits them in ascending order (so
+    /// messages go out in a deterministic order) without collecting them.
+    pub(crate) fn next_peer_above(&self, id: u64) -> Option<u64> {
+        let next = self.prs.next_id_above(id)?;
+        if next == self.id {
+            self.prs.next_id_above(next)
+        } else {
+            Some(next)
+        }
     }
 
     /// Creates a node from its configuration and storage, restoring the
@@ -241,7 +227,6 @@ impl<T: Storage> Raft<T> {
                 c.max_inflight_msgs,
             ),
             rng,
-            peer_ids: Vec::new(),
             logger,
         };
         r.prs.set_max_inflight_bytes(c.max_inflight_bytes);

@@ -15,7 +15,7 @@ use crate::raft_log::LogBounds;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
 use crate::tracker::{Progress, ProgressState};
 use crate::util::{concatenation_within_size, payload_size};
-use crate::INVALID_INDEX;
+use crate::{INVALID_ID, INVALID_INDEX};
 
 use super::election::is_set;
 use super::{Raft, StateRole};
@@ -37,11 +37,11 @@ impl<T: Storage> Raft<T> {
 
     /// Sends appends to every peer.
     pub fn bcast_append(&mut self) {
-        let ids = self.take_peer_ids();
-        for &id in &ids {
+        let mut peer = INVALID_ID;
+        while let Some(id) = self.next_peer_above(peer) {
             self.send_append(id);
+            peer = id;
         }
-        self.put_peer_ids(ids);
     }
 
     /// Sends one append to `to` if flow control allows. With

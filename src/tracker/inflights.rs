@@ -21,10 +21,14 @@ use std::fmt;
 /// on one big entry); it then fills the window by itself.
 ///
 /// The ring buffer behind the window is allocated on the first
-/// [`add`](Self::add) and released by [`reset`](Self::reset) and
-/// [`maybe_free_buffer`](Self::maybe_free_buffer), so idle followers of a
-/// leader with many groups cost no memory. The ring of byte sizes exists
-/// only while a byte limit is set.
+/// [`add`](Self::add), grows by doubling only when more messages are in
+/// flight than it holds (up to `cap`), and is released by
+/// [`reset`](Self::reset) and [`maybe_free_buffer`](Self::maybe_free_buffer),
+/// so a leader of many quiet groups holds a few slots per follower, not
+/// `cap`.
+///
+/// The ring of byte sizes exists only while a byte limit is set, and
+/// grows with the ring of indexes.
 #[derive(Clone)]
 pub struct Inflights {
     /// Position of the oldest in-flight index in `buffer`.
@@ -32,8 +36,9 @@ pub struct Inflights {
     /// Number of in-flight indexes.
     count: usize,
     /// The ring. Empty until the first `add`; once allocated its length is
-    /// the ring's modulus. It can be longer or shorter than `cap` for a while
-    /// after [`set_cap`](Self::set_cap) changed the capacity with messages in
+    /// the ring's modulus. Shorter than `cap` until that many messages were
+    /// in flight at once; longer than `cap` only for a while after
+    /// [`set_cap`](Self::set_cap) shrank the capacity with messages in
     /// flight.
     buffer: Vec<u64>,
     /// The maximum number of messages in flight.
@@ -46,6 +51,9 @@ pub struct Inflights {
     /// The byte limit; 0 means none.
     max_bytes: u64,
 }
+
+/// Slots of a freshly allocated ring (or `cap`, when smaller).
+const FIRST_RING_SLOTS: usize = 4;
 
 impl Inflights {
     /// Creates an empty window that admits at most `cap` messages. Nothing is
@@ -95,17 +103,16 @@ impl Inflights {
     /// capacity. When the window shrinks below the number in flight it stays
     /// [`full`](Self::full) until acknowledgements bring the count below the
     /// new capacity; the ring is resized the next time it drains (or right
-    /// away when nothing is in flight).
+    /// away when nothing is in flight). A larger capacity lets the ring grow
+    /// on later adds.
     pub fn set_cap(&mut self, cap: usize) {
         if cap == self.cap {
             return;
         }
         self.cap = cap;
         if self.count == 0 {
-            // Re-allocated with the new size on the next `add`.
+            // Re-allocated on the next `add`.
             self.release_buffer();
-        } else if cap > self.buffer.len() {
-            self.grow_to(cap);
         }
     }
 
@@ -146,9 +153,11 @@ impl Inflights {
             self.count,
             self.cap
         );
-        if self.buffer.is_empty() {
-            self.buffer = vec![0; self.cap];
-            self.start = 0;
+        if self.count == self.buffer.len() {
+            // The ring is full but the window is not: double it (the window
+            // check above guarantees `cap > count`).
+            let slots = (self.buffer.len() * 2).max(FIRST_RING_SLOTS).min(self.cap);
+            self.grow_to(slots);
         }
         let mut slot = self.start + self.count;
         if slot >= self.buffer.len() {
@@ -191,9 +200,9 @@ impl Inflights {
             debug_assert_eq!(self.bytes, 0, "bytes left in an empty window");
             self.bytes = 0;
             // Restart from the front so the next adds are contiguous; also
-            // the moment to apply a capacity change deferred by `set_cap`.
+            // the moment to apply a shrink deferred by `set_cap`.
             self.start = 0;
-            if self.buffer.len() != self.cap {
+            if self.buffer.len() > self.cap {
                 self.release_buffer();
             }
         }
@@ -479,9 +488,37 @@ mod tests {
         ins.free_to(1);
         ins.set_cap(8);
         assert!(!ins.buffer_is_allocated());
-        ins.add(2);
+        for i in 2..=9 {
+            ins.add(i);
+        }
+        assert!(ins.full());
         assert_eq!(ins.buffer_capacity(), 8);
         assert_eq!(ins.cap(), 8);
+    }
+
+    #[test]
+    fn ring_grows_by_doubling_only_as_far_as_the_window_is_used() {
+        let mut ins = Inflights::new(256);
+        ins.add(1);
+        assert_eq!(ins.buffer_capacity(), FIRST_RING_SLOTS);
+        // One message in flight at a time never grows the ring.
+        for i in 2..100 {
+            ins.free_to(i - 1);
+            ins.add(i);
+        }
+        assert_eq!(ins.buffer_capacity(), FIRST_RING_SLOTS);
+        for i in 100..104 {
+            ins.add(i);
+        }
+        assert_eq!(ins.count(), 5);
+        assert_eq!(ins.buffer_capacity(), 2 * FIRST_RING_SLOTS);
+        // Growing keeps the order, also from a wrapped ring.
+        assert_eq!(contents(&ins), vec![99, 100, 101, 102, 103]);
+        for i in 104..=354 {
+            ins.add(i);
+        }
+        assert!(ins.full());
+        assert_eq!(ins.buffer_capacity(), 256, "never past the window");
     }
 
     #[test]

@@ -235,6 +235,13 @@ impl ProgressTracker {
         self.progress.get_mut(id)
     }
 
+    /// The smallest tracked peer id above `id`, if any: walks the peers in
+    /// ascending order without holding a borrow of the tracker, so the
+    /// caller may send to each peer on the way.
+    pub(crate) fn next_id_above(&self, id: u64) -> Option<u64> {
+        self.progress.next_id_above(id)
+    }
+
     /// Every peer's progress, by ascending id.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&u64, &Progress)> {
         self.progress.iter()

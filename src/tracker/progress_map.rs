@@ -117,6 +117,12 @@ impl ProgressMap {
         );
     }
 
+    /// The smallest peer id above `id`, if any.
+    pub(crate) fn next_id_above(&self, id: u64) -> Option<u64> {
+        let at = self.entries.partition_point(|e| e.0 <= id);
+        self.entries.get(at).map(|e| e.0)
+    }
+
     /// The peer ids, ascending.
     pub(crate) fn ids(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
         self.entries.iter().map(|e| e.0)
