@@ -232,6 +232,9 @@ pub fn progress(pr: &Progress) -> String {
     }
     if pr.ins.count() > 0 {
         let _ = write!(text, " inflight={}", pr.ins.count());
+        if pr.ins.bytes() > 0 {
+            let _ = write!(text, " inflight_bytes={}", pr.ins.bytes());
+        }
         if pr.ins.full() {
             text.push_str("[full]");
         }

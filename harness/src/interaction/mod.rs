@@ -30,7 +30,7 @@
 //! `v2 l3 r4`; none leaves a joint configuration), `transfer-leadership
 //! from=ID to=ID`, `read-index ID CTX`, `report-unreachable ID PEER`,
 //! `report-snapshot ID PEER [failure]`, `request-snapshot ID`, `compact ID
-//! INDEX`, `set-priority ID P`.
+//! INDEX`, `set-priority ID P`, `forget-leader ID`.
 //!
 //! Processing: `process-ready ID..` handles each node's `Ready` like a driver
 //! (persist, send, apply, advance); a node with `async-storage-writes` hands
@@ -41,7 +41,10 @@
 //! type `T` with `type`, and drops those to the `drop` nodes. `stabilize
 //! [ID..]` repeats all of that until nothing happens.
 //!
-//! State: `raft-log ID`, `raft-state`, `status ID`.
+//! State: `raft-log ID`, `raft-state`, `status ID` (with the leader's
+//! progress of each peer, and the bytes in flight where there are any),
+//! `basic-status ID` (`RawNode::basic_status`, then one line per peer from
+//! `RawNode::with_progress`).
 
 pub mod format;
 pub mod logger;
@@ -174,6 +177,10 @@ impl Env {
                 let id = self.one_id(case);
                 self.print_status(case, id);
             }
+            "basic-status" => {
+                let id = self.one_id(case);
+                self.print_basic_status(case, id);
+            }
             _ => self.run_input(case),
         }
     }
@@ -207,6 +214,10 @@ impl Env {
                 let from: u64 = self.required(case, "from");
                 let to: u64 = self.required(case, "to");
                 self.node(case, from).raw.transfer_leader(to);
+            }
+            "forget-leader" => {
+                let id = self.one_id(case);
+                self.node(case, id).raw.forget_leader();
             }
             "read-index" => {
                 let id = self.one_id(case);
@@ -353,6 +364,10 @@ impl Env {
                 max_size_per_msg: case.value("max-size-per-msg").unwrap_or(NO_LIMIT),
                 max_inflight_msgs: case.value("max-inflight").unwrap_or(256),
                 max_uncommitted_size: case.value("max-uncommitted-size").unwrap_or(NO_LIMIT),
+                max_inflight_bytes: case.value("max-inflight-bytes").unwrap_or(0),
+                batch_append: bool_arg("batch-append"),
+                step_down_on_removal: case.value("step-down-on-removal").unwrap_or(true),
+                disable_conf_change_validation: bool_arg("disable-conf-change-validation"),
                 check_quorum: bool_arg("checkquorum"),
                 pre_vote: bool_arg("prevote"),
                 read_only_option: read_only,
@@ -694,6 +709,27 @@ impl Env {
                 raft.term,
                 raft.leader_id
             ));
+        }
+    }
+
+    fn print_basic_status(&mut self, case: &TestCase, id: u64) {
+        let node = self.node(case, id);
+        let status = node.raw.basic_status();
+        let mut lines = vec![format!(
+            "id={} {} {} applied={} lead_transferee={}",
+            status.id,
+            format::soft_state(&status.ss),
+            format::hard_state(&status.hs),
+            status.applied,
+            status
+                .lead_transferee
+                .map_or("none".to_owned(), |t| t.to_string()),
+        )];
+        node.raw.with_progress(|peer, kind, pr| {
+            lines.push(format!("{peer}: {kind:?} {}", format::progress(pr)));
+        });
+        for line in lines {
+            self.print(line);
         }
     }
 
