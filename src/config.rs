@@ -250,7 +250,7 @@ impl Config {
         }
 
         // A lease read trusts that no other leader can exist; only check
-        // quorum makes a deposed leader step down in time (KNOWN-BUGS 16).
+        // quorum makes a deposed leader step down in time (tikv/raft-rs#140).
         if self.read_only_option == ReadOnlyOption::LeaseBased && !self.check_quorum {
             return Err(Error::ConfigInvalid(
                 "read_only_option == LeaseBased requires check_quorum == true".into(),

@@ -1,6 +1,6 @@
 //! Errors returned by the raft crate.
 //!
-//! The failure policy (see `STYLE.md`): a `Result` for caller misuse and for
+//! The failure policy: a `Result` for caller misuse and for
 //! conditions storage reports; a message from a peer never panics a node; a
 //! broken local invariant panics with the relevant numbers.
 

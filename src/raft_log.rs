@@ -1230,7 +1230,7 @@ mod tests {
         assert_eq!(log.persisted, 0);
     }
 
-    /// KNOWN-BUGS 22 (etcd `async_storage_writes_append_aba_race`): a batch
+    /// etcd `async_storage_writes_append_aba_race`: a batch
     /// handed out in term 1, then replaced at the same indexes by entries of
     /// term 2 before its write completed. The late report for the old batch
     /// must not mark the new entries persisted.

@@ -487,7 +487,7 @@ impl<T: Storage> RawNode<T> {
         let msg_type = match m.msg_type.enum_value() {
             Ok(t) => t,
             Err(number) => {
-                // A newer or corrupt peer: never a reason to fail (COMPAT §2).
+                // A newer or corrupt peer: never a reason to fail (raft-rs 0.7's wire compatibility).
                 // The state machine's logger carries this node's id.
                 debug!(self.raft.logger, "ignoring a message of unknown type";
                     "type" => number, "from" => m.from);
@@ -692,7 +692,7 @@ impl<T: Storage> RawNode<T> {
             .unwrap_or_default();
         if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
             // Pages follow each other: never an entry handed out twice
-            // (KNOWN-BUGS 8). A gap is possible only under a snapshot or a
+            // (etcd's committed-entries paging bug). A gap is possible only under a snapshot or a
             // compaction below `applied`, whose entries need no apply.
             assert!(
                 first.index > self.commit_since_index,

@@ -8,7 +8,7 @@
 //! The heartbeat context is a token the leader makes for each read (a
 //! sequence number), not the caller's context. A retried read that reuses a
 //! context therefore cannot be confirmed by delayed responses to an earlier
-//! round (KNOWN-BUGS 15, etcd #20418): responses to an old round carry an old
+//! round (etcd-io/etcd#20418): responses to an old round carry an old
 //! token, which names no pending read.
 
 use std::collections::VecDeque;
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(ro.pending_read_index[&b"a".to_vec()].index, 5);
     }
 
-    /// KNOWN-BUGS 15: a retried read with the same context must not be
+    /// etcd-io/etcd#20418: a retried read with the same context must not be
     /// confirmed by responses to the earlier round.
     #[test]
     fn retried_read_ignores_acks_of_an_earlier_round() {

@@ -65,7 +65,7 @@ fn write_async(node: &mut RawNode<MemStorage>, store: &MemStorage) -> (u64, Vec<
 
 #[test]
 fn persisting_a_stale_batch_does_not_mark_newer_entries_persisted() {
-    // KNOWN-BUGS 22 (etcd async_storage_writes_append_aba_race): entries of
+    // etcd async_storage_writes_append_aba_race: entries of
     // term 1 are in the write pipeline when a term-2 leader overwrites them.
     let (mut node, store) = follower(1, vec![1, 2, 3]);
     node.step(append(2, 1, 0, 0, vec![entry(1, 1), entry(2, 1)]))
@@ -149,7 +149,7 @@ fn leader_commits_its_own_entries_only_once_they_are_durable() {
 
 #[test]
 fn snapshot_then_entries_in_flight_are_persisted_in_order() {
-    // KNOWN-BUGS 21: a snapshot and the entries after it are both in the
+    // tikv/raft-rs#417: a snapshot and the entries after it are both in the
     // write pipeline; durability of the snapshot alone must not claim the
     // entries.
     let (mut node, store) = follower(1, vec![1, 2, 3]);

@@ -1,5 +1,5 @@
 //! Apply pacing: committed entries are paged through `RawNode::ready` by
-//! `max_committed_size_per_ready` (KNOWN-BUGS 8), and a leader may hand out
+//! `max_committed_size_per_ready` (etcd's committed-entries paging bug), and a leader may hand out
 //! committed entries it has not yet persisted, up to
 //! `max_apply_unpersisted_log_limit`.
 
@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use test_util::*;
 
-// KNOWN-BUGS 8, issue test: paging committed entries across many entries,
+// etcd's committed-entries paging bug: paging committed entries across many entries,
 // with proposals interleaved with Ready handling at random (seeded), hands
 // out every entry exactly once, in order, each page non-empty and within the
 // size limit unless it is a single entry.

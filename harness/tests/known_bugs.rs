@@ -1,6 +1,6 @@
 //! Regression tests for bugs other Raft implementations shipped
-//! (`KNOWN-BUGS.md`), for the entries that concern the consensus core.
-//! Each test names its entry.
+//! and that concern the consensus core. Each test names the upstream
+//! report or describes the scenario.
 
 mod test_util;
 
@@ -19,7 +19,7 @@ fn append_response(from: u64, term: u64, index: u64, reject: bool, hint: u64) ->
     m
 }
 
-/// Asserts the MsgAppend property of KNOWN-BUGS 1: the entries follow the
+/// Asserts the MsgAppend property of the batch_append merge bug raft-rs 0.7.0 shipped: the entries follow the
 /// entry the message names, and are contiguous.
 fn assert_append_well_formed(m: &Message) {
     if m.msg_type() != MessageType::MsgAppend || m.entries.is_empty() {
@@ -71,7 +71,7 @@ fn send_checking_matches(network: &mut Network, leader: u64, msgs: Vec<Message>)
     }
 }
 
-// KNOWN-BUGS 1: with batch_append, a new append merged into a queued
+// the batch_append merge bug raft-rs 0.7.0 shipped: with batch_append, a new append merged into a queued
 // entry-less append for the same peer must still name the entry just before
 // its entries, and a follower never acknowledges an index it lacks.
 #[test]
@@ -103,7 +103,7 @@ fn batched_appends_stay_contiguous() {
     );
 }
 
-// KNOWN-BUGS 1: the same property through a lossy run with batching on.
+// the batch_append merge bug raft-rs 0.7.0 shipped: the same property through a lossy run with batching on.
 #[test]
 fn batched_appends_stay_contiguous_under_loss() {
     let mut config = Network::default_config();
@@ -124,7 +124,7 @@ fn batched_appends_stay_contiguous_under_loss() {
     }
 }
 
-// KNOWN-BUGS 2: a stale rejection never moves next_idx to or below matched.
+// etcd-io/raft#149, tikv/raft-rs#555: a stale rejection never moves next_idx to or below matched.
 #[test]
 fn stale_rejection_never_moves_next_to_or_below_matched() {
     let mut network = elected(3);
@@ -152,7 +152,7 @@ fn stale_rejection_never_moves_next_to_or_below_matched() {
     assert!(pr.next_idx > pr.matched, "{pr:?}");
 }
 
-// KNOWN-BUGS 4: the append stream pauses when the inflight window is full,
+// etcd-io/etcd#14633: the append stream pauses when the inflight window is full,
 // and resumes (no leaked slots) when responses come back, also after the
 // follower went through probe.
 #[test]
@@ -195,7 +195,7 @@ fn inflight_window_limits_and_then_resumes_appends() {
     assert_eq!(pr.ins.count(), 0, "inflight slots leaked: {pr:?}");
 }
 
-// KNOWN-BUGS 5: a follower reported unreachable is probed, and gets
+// etcd-io/raft#31: a follower reported unreachable is probed, and gets
 // unstuck with the next append, without waiting for a heartbeat.
 #[test]
 fn unreachable_follower_gets_unstuck_without_heartbeat() {
@@ -214,7 +214,7 @@ fn unreachable_follower_gets_unstuck_without_heartbeat() {
     assert_eq!(network.peers[&2].raft_log.last_index(), 3);
 }
 
-// KNOWN-BUGS 5 (second half): a slow follower behind a compaction catches
+// etcd-io/raft#31, second half: a slow follower behind a compaction catches
 // up through a snapshot.
 #[test]
 fn slow_follower_after_compaction_catches_up() {
@@ -246,7 +246,7 @@ fn follower_with_committed_log() -> Interface {
     r
 }
 
-// KNOWN-BUGS 6: stale or malformed appends are handled without a panic,
+// the stale-append panics etcd fixed: stale or malformed appends are handled without a panic,
 // and never touch committed entries.
 #[test]
 fn stale_and_malformed_appends_do_not_panic_or_touch_committed_entries() {
@@ -309,7 +309,7 @@ fn stale_and_malformed_appends_do_not_panic_or_touch_committed_entries() {
     }
 }
 
-// KNOWN-BUGS 7: the uncommitted-size limit holds across term changes and
+// cockroachdb/cockroach#31689, etcd-io/raft#11: the uncommitted-size limit holds across term changes and
 // does not leak: a leader that lost leadership with an uncommitted tail
 // starts its next term with a clean count.
 #[test]
@@ -344,7 +344,7 @@ fn uncommitted_size_does_not_leak_across_term_changes() {
     assert!(leader.step(propose(1, &payload)).is_ok());
 }
 
-// KNOWN-BUGS 10 (etcd #8334): with pre-vote and check quorum, a
+// etcd-io/etcd#8334: with pre-vote and check quorum, a
 // pre-candidate forgets the leader it knew, so that after the leader dies
 // the others can still elect someone.
 #[test]
@@ -371,7 +371,7 @@ fn pre_candidate_forgets_leader_so_group_is_not_wedged() {
     assert!([2, 3].contains(&new_leader));
 }
 
-// KNOWN-BUGS 10 (etcd #8501): a pre-vote node with the longer log but the
+// etcd-io/etcd#8501: a pre-vote node with the longer log but the
 // lower term is not wedged by a plain node with the higher term and the
 // shorter log: the rejection carries the higher term, which the
 // pre-candidate adopts before trying again.
@@ -393,7 +393,7 @@ fn pre_vote_node_with_longer_log_wins_over_higher_term_node() {
     assert!(network.peers[&2].term > 3);
 }
 
-// KNOWN-BUGS 11 (etcd #10998): a node that still believes it is a learner
+// etcd-io/etcd#10998: a node that still believes it is a learner
 // grants its vote when a candidate of a newer configuration asks.
 #[test]
 fn learner_grants_vote_when_asked() {
@@ -419,7 +419,7 @@ fn conf_change_entry(term: u64, index: u64) -> Entry {
     e
 }
 
-// KNOWN-BUGS 12 (etcd #7280): a node with a committed but unapplied
+// etcd-io/etcd#7280: a node with a committed but unapplied
 // configuration change does not campaign (its quorum would be computed
 // against the wrong configuration); once applied it does.
 #[test]
@@ -445,7 +445,7 @@ fn node_with_unapplied_committed_conf_change_does_not_campaign() {
     assert_eq!(r.term, 2);
 }
 
-// KNOWN-BUGS 13 (hashicorp #661): term and vote are one hard state; a node
+// hashicorp/raft#661: term and vote are one hard state; a node
 // restarted from its storage after voting cannot vote again in that term.
 #[test]
 fn restarted_node_cannot_vote_twice_in_a_term() {
@@ -525,7 +525,7 @@ fn readd_with_stale_ack() -> (Network, Message) {
     (network, stale[0].clone())
 }
 
-// KNOWN-BUGS 3 (raft-rs #571, etcd-io/raft #349): a peer removed and added
+// tikv/raft-rs#571, etcd-io/raft#349: a peer removed and added
 // again in the same term starts from a fresh progress, and catches up from
 // nothing.
 #[test]
@@ -544,7 +544,7 @@ fn readded_peer_gets_fresh_progress_and_catches_up() {
     );
 }
 
-// KNOWN-BUGS 3, the stronger property: an acknowledgement from the earlier
+// tikv/raft-rs#571, etcd-io/raft#349, the stronger property: an acknowledgement from the earlier
 // incarnation, arriving late, must not make the leader believe the new one
 // holds entries it does not. The re-added peer is probed at the leader's
 // last index, so an acknowledgement below the probe is stale.
@@ -560,7 +560,7 @@ fn stale_response_from_earlier_incarnation_cannot_raise_matched() {
     );
 }
 
-// raft-rs #571, etcd-io/raft #349, the reordered case: the new incarnation
+// tikv/raft-rs#571, etcd-io/raft#349, the reordered case: the new incarnation
 // rejects its first probe (it holds nothing), the leader backs off to probe
 // from the start, that probe is lost, and only then the earlier
 // incarnation's acknowledgement arrives: not below the probe, so nothing

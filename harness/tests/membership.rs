@@ -286,7 +286,7 @@ fn explicit_joint_change_waits_for_the_application_to_leave() {
     }
 }
 
-// KNOWN-BUGS 18: the leader changes after the enter-joint entry is
+// auto-leave after a leader change: the leader changes after the enter-joint entry is
 // replicated but before anyone knows it committed. The new leader commits
 // it under its own term and, once it applies it, proposes the leave.
 #[test]
@@ -333,7 +333,7 @@ fn new_leader_proposes_leave_when_enter_joint_committed_after_election() {
     assert_eq!(conf(&network, 1), conf_state(&[1, 2, 3], &[4, 5]));
 }
 
-// KNOWN-BUGS 18, second shape: the new leader applied the enter-joint
+// auto-leave after a leader change, second shape: the new leader applied the enter-joint
 // entry while it was a follower. It proposes the leave once it applies the
 // entries up to its own first entry.
 #[test]
@@ -419,7 +419,7 @@ fn new_leader_does_not_propose_a_second_leave() {
     }
 }
 
-// KNOWN-BUGS 19: in a joint configuration, a commit needs a majority of
+// tikv/raft-rs#192: in a joint configuration, a commit needs a majority of
 // both halves. With one half cut off nothing commits; once it is back,
 // commits proceed.
 #[test]
@@ -572,7 +572,7 @@ fn removed_follower_never_campaigns() {
     assert!(sent.is_empty(), "removed node sent {sent:?}");
 }
 
-// KNOWN-BUGS 17: a leader that removes itself steps down once it applies
+// etcd-io/etcd#11038: a leader that removes itself steps down once it applies
 // the removal, stops heartbeating, never campaigns, and the rest elect a
 // new leader that commits without it.
 #[test]
@@ -775,7 +775,7 @@ fn promoted_learner_can_be_elected() {
     assert_eq!(network.peers[&4].state, StateRole::Leader);
 }
 
-// KNOWN-BUGS 11: node 4 was promoted, but has not applied the promotion
+// etcd-io/etcd#10998: node 4 was promoted, but has not applied the promotion
 // and still thinks it is a learner. A candidate of the new configuration
 // needs its vote, and gets it.
 #[test]
@@ -801,7 +801,7 @@ fn learner_not_yet_aware_of_its_promotion_votes() {
     assert_eq!(network.peers[&4].term, network.peers[&2].term);
 }
 
-// KNOWN-BUGS 12 in a running group: a follower that knows a configuration
+// etcd-io/etcd#7280 in a running group: a follower that knows a configuration
 // change is committed but has not applied it refuses to campaign, ticks or
 // no ticks; once it applies it, it campaigns and wins.
 #[test]

@@ -1,4 +1,4 @@
-//! Seeded fuzzing of peer input (issue 3, requirement 10): thousands of
+//! Seeded fuzzing of peer input: thousands of
 //! random, nonsensical and mutated messages stepped into single nodes in
 //! every role and into 3-node clusters. Nothing a peer sends may panic a
 //! node, and the node's invariants hold throughout: the commit index never

@@ -1,6 +1,6 @@
 //! Linearizable reads (thesis §6.4): ReadIndex in safe mode, lease-based
-//! reads, forwarding from followers, and the read bugs of `KNOWN-BUGS.md`
-//! (entries 14, 15 and 16).
+//! reads, forwarding from followers, and read bugs other implementations
+//! shipped (etcd-io/etcd#7331, etcd-io/etcd#20418, tikv/raft-rs#140).
 
 mod test_util;
 
@@ -177,7 +177,7 @@ fn follower_ignores_malformed_read_response() {
     assert!(network.peers[&2].read_states.is_empty());
 }
 
-// KNOWN-BUGS 14 (etcd #7331): a new leader whose commit index was inherited
+// etcd-io/etcd#7331: a new leader whose commit index was inherited
 // from an earlier term holds a read until it commits its own empty entry,
 // and then answers at that newer commit index.
 #[test]
@@ -284,7 +284,7 @@ fn lease_based_read_is_answered_without_a_round() {
     );
 }
 
-// KNOWN-BUGS 16 (raft-rs #140): lease reads without check quorum are refused
+// tikv/raft-rs#140: lease reads without check quorum are refused
 // by config validation, and so by node construction.
 #[test]
 fn lease_based_reads_require_check_quorum() {
@@ -359,7 +359,7 @@ fn ack_of_an_older_round_does_not_confirm_newer_reads() {
     );
 }
 
-// KNOWN-BUGS 15 (etcd #20418): a retried read that reuses its context is not
+// etcd-io/etcd#20418: a retried read that reuses its context is not
 // confirmed by delayed heartbeat responses of the earlier round.
 #[test]
 fn retried_read_is_not_confirmed_by_delayed_acks_of_an_earlier_round() {

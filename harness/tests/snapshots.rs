@@ -1,6 +1,6 @@
 //! Snapshots (§7): the leader sends one when the entries a follower needs
 //! are compacted, and a follower installs one newer than its commit index.
-//! Includes KNOWN-BUGS 20 and 21.
+//! Includes etcd-io/etcd#10308 and tikv/raft-rs#417.
 
 mod test_util;
 
@@ -205,7 +205,7 @@ fn snapshot_status_outside_snapshot_state_is_ignored() {
     }
 }
 
-// KNOWN-BUGS 20 (etcd #10308): an append response at or past the snapshot
+// etcd-io/etcd#10308: an append response at or past the snapshot
 // index takes the follower out of snapshot state, so replication resumes.
 #[test]
 fn append_response_at_or_past_snapshot_index_resumes_replication() {
@@ -418,7 +418,7 @@ fn request_snapshot_makes_the_leader_send_a_snapshot() {
     assert_eq!(network.peers[&2].pending_request_snapshot, INVALID_INDEX);
     // The follower's acknowledgement of the snapshot (at an index the leader
     // already had as matched) ends the snapshot and serves the request
-    // without the driver reporting (KNOWN-BUGS 20).
+    // without the driver reporting (etcd-io/etcd#10308).
     let pr = network.peers[&1].prs().get(2).unwrap().clone();
     assert_ne!(pr.state, ProgressState::Snapshot, "{pr:?}");
     assert_eq!(pr.pending_request_snapshot, INVALID_INDEX, "{pr:?}");
@@ -527,7 +527,7 @@ fn request_snapshot_is_dropped_when_it_cannot_be_served() {
 
 // ---- asynchronous persistence ----
 
-// KNOWN-BUGS 21 (raft-rs #417, TiKV #9349): a second snapshot arrives while
+// tikv/raft-rs#417, tikv/tikv#9349: a second snapshot arrives while
 // the first is handed out but not yet persisted. Each is persisted in turn,
 // the persisted index follows them exactly, and the node then appends after
 // the second one.

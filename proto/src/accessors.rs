@@ -129,8 +129,8 @@ macro_rules! enum_values {
 
 enum_values!(EntryType, MessageType, ConfChangeTransition, ConfChangeType);
 
-// Compile-time check that the bytes fields are `bytes::Bytes`, as COMPAT §2
-// promises (the generator's `tokio_bytes` option).
+// Compile-time check that the bytes fields are `bytes::Bytes`, as raft-rs 0.7's
+// API has them (the generator's `tokio_bytes` option).
 const _: fn(&Entry) -> &Bytes = |entry| &entry.data;
 
 #[cfg(test)]

@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn remove_then_add_in_one_change_gives_a_fresh_progress() {
-        // KNOWN-BUGS 3: a re-added peer must not inherit the old
+        // tikv/raft-rs#571, etcd-io/raft#349: a re-added peer must not inherit the old
         // incarnation's progress.
         let mut tracker = tracker_with(&[1, 2, 3], &[]);
         tracker.get_mut(2).unwrap().matched = 9;

@@ -74,7 +74,7 @@ impl<T: Storage> Raft<T> {
 
     /// Starts an election unless this node may not: it leads already, it is
     /// not a voter, or it has committed configuration changes it has not
-    /// applied (its idea of the voters may be stale, KNOWN-BUGS 12).
+    /// applied (its idea of the voters may be stale, etcd-io/etcd#7280).
     pub(crate) fn hup(&mut self, transfer_leader: bool) {
         if self.state == StateRole::Leader {
             debug!(self.logger, "ignoring MsgHup because already leader");
@@ -423,7 +423,7 @@ impl<T: Storage> Raft<T> {
 
     /// Becomes a pre-candidate: the term and vote stay (thesis §9.6), and
     /// the known leader is forgotten, or with check quorum the group could
-    /// stay leaderless (KNOWN-BUGS 10).
+    /// stay leaderless (etcd-io/etcd#8334).
     ///
     /// # Panics
     ///

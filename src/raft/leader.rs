@@ -185,7 +185,7 @@ impl<T: Storage> Raft<T> {
     fn handle_unreachable(&mut self, m: &Message) {
         let pr = self.prs.get_mut(m.from).unwrap();
         // The transport failed: the last append may be lost, so probe
-        // again instead of streaming into the void (KNOWN-BUGS 5).
+        // again instead of streaming into the void (etcd-io/raft#31).
         if pr.state == ProgressState::Replicate {
             pr.become_probe();
         }

@@ -155,7 +155,7 @@ pub struct Raft<T: Storage> {
     disable_conf_change_validation: bool,
     uncommitted_state: UncommittedState,
     /// Reads that arrived before this leader committed an entry of its
-    /// term; answered once it has (KNOWN-BUGS 14).
+    /// term; answered once it has (etcd-io/etcd#7331).
     pending_read_index_messages: Vec<Message>,
     rng: SmallRng,
     pub(crate) logger: Logger,

@@ -20,7 +20,7 @@ impl<T: Storage> Raft<T> {
         // A new leader may not know the latest commit index until it has
         // committed an entry of its own term (thesis §6.4, step 1); answering
         // from an inherited commit index could return a stale read
-        // (KNOWN-BUGS 14). Hold the read until then.
+        // (etcd-io/etcd#7331). Hold the read until then.
         if !self.may_serve_reads() {
             debug!(self.logger, "holding a read until an entry of this term is committed"; "from" => m.from);
             self.pending_read_index_messages.push(m);

@@ -380,7 +380,7 @@ impl<T: Storage> Raft<T> {
             // least that far. A lower acknowledgement predates the probe: it
             // may come from an earlier incarnation of a peer removed and
             // added again in this term, which must not vouch for what the
-            // new one holds (KNOWN-BUGS 3). The re-add is a later log entry
+            // new one holds (tikv/raft-rs#571, etcd-io/raft#349). The re-add is a later log entry
             // than anything sent to the old incarnation, and a fresh
             // progress probes at the last index, so such an ack is lower.
             debug!(
@@ -395,7 +395,7 @@ impl<T: Storage> Raft<T> {
         let old_paused = pr.is_paused();
         // A snapshot the follower asked for may sit at or below `matched`:
         // its acknowledgement then does not raise `matched`, but still ends
-        // the snapshot (KNOWN-BUGS 20).
+        // the snapshot (etcd-io/etcd#10308).
         let acks_snapshot = pr.state == ProgressState::Snapshot && m.index >= pr.pending_snapshot;
         let raised = pr.maybe_update(m.index);
         // A probe of a follower known to be caught up (moved to probe by
@@ -412,7 +412,7 @@ impl<T: Storage> Raft<T> {
             ProgressState::Probe => pr.become_replicate(),
             ProgressState::Snapshot => {
                 // An acknowledgement at or past the snapshot means the
-                // follower can continue from its log (KNOWN-BUGS 20).
+                // follower can continue from its log (etcd-io/etcd#10308).
                 if pr.is_snapshot_caught_up() {
                     debug!(
                         self.logger,
@@ -458,7 +458,7 @@ impl<T: Storage> Raft<T> {
         pr.recent_active = true;
         pr.resume();
         // A full window in replicate state may be full of lost messages;
-        // free one slot so the stream can move (KNOWN-BUGS 4).
+        // free one slot so the stream can move (etcd-io/etcd#14633).
         if pr.state == ProgressState::Replicate && pr.ins.full() {
             pr.ins.free_first_one();
         }

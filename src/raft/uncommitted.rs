@@ -3,7 +3,7 @@
 //!
 //! Each entry this leader appends is recorded with its index and payload
 //! size and forgotten when the commit index passes it, so the account cannot
-//! leak (KNOWN-BUGS 7): it never depends on the application handing entries
+//! leak (cockroachdb/cockroach#31689, etcd-io/raft#11): it never depends on the application handing entries
 //! back, and a new leader starts from zero, ignoring entries of earlier terms.
 
 use std::collections::VecDeque;

@@ -373,7 +373,7 @@ impl ProgressTracker {
     /// so that a check-quorum round right after the change does not count
     /// it as silent. A peer removed and added again in the same change gets
     /// a fresh progress too, so answers to the old incarnation cannot raise
-    /// its `matched` (KNOWN-BUGS 3).
+    /// its `matched` (tikv/raft-rs#571, etcd-io/raft#349).
     pub fn apply_conf(&mut self, conf: Configuration, changes: MapChange, next_idx: u64) {
         self.conf = conf;
         for (id, change) in changes {

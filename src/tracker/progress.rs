@@ -150,7 +150,7 @@ impl Progress {
     /// false when the rejection is stale (it answers an append the leader
     /// has moved past) and changed nothing.
     ///
-    /// `next_idx` never goes to or below `matched` (KNOWN-BUGS 2: a stale or
+    /// `next_idx` never goes to or below `matched` (etcd-io/raft#149, tikv/raft-rs#555: a stale or
     /// lying hint must not make the leader resend what is already matched,
     /// nor break `matched < next_idx`).
     ///
@@ -158,7 +158,7 @@ impl Progress {
     /// `matched` itself whose hint is below it says the peer does not hold
     /// `matched`. The acknowledgement it came from was then stale, sent by
     /// an earlier incarnation of a peer removed and added again in this
-    /// term (raft-rs #571, etcd-io/raft #349); the leader cannot tell the
+    /// term (tikv/raft-rs#571, etcd-io/raft#349); the leader cannot tell the
     /// incarnations apart by the messages, and if it trusted `matched` it
     /// would send appends the peer rejects, forever. Probing from the hint
     /// costs at most one round trip when the rejection was itself the stale
@@ -473,7 +473,7 @@ mod tests {
         }
     }
 
-    /// KNOWN-BUGS 2 (etcd-io/raft #149, raft-rs #555/#557): a rejection whose
+    /// etcd-io/raft#149, tikv/raft-rs#555/#557: a rejection whose
     /// hint is below `matched` must not move `next_idx` to or below
     /// `matched`.
     #[test]
