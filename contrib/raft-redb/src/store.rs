@@ -66,6 +66,26 @@ impl Cached {
         self.compacted_index + 1
     }
 
+    /// Checks that the term of `idx` is known: from the compaction point to
+    /// the last stored entry. `what` names the operation in the error.
+    fn check_term_known(&self, what: &'static str, idx: u64) -> Result<(), Error> {
+        if idx < self.compacted_index {
+            return Err(Error::Compacted {
+                what,
+                index: idx,
+                first_index: self.first_index(),
+            });
+        }
+        if idx > self.last_index {
+            return Err(Error::Unavailable {
+                what,
+                index: idx,
+                last_index: self.last_index,
+            });
+        }
+        Ok(())
+    }
+
     fn raft_state(&self) -> RaftState {
         RaftState::new(self.hard_state.clone(), self.conf_state.clone())
     }
@@ -234,20 +254,7 @@ impl RedbStorage {
     /// stored entry.
     pub fn set_commit(&self, commit: u64) -> Result<(), Error> {
         self.transact(|_, txn, next| {
-            if commit < next.compacted_index {
-                return Err(Error::Compacted {
-                    what: "set commit",
-                    index: commit,
-                    first_index: next.first_index(),
-                });
-            }
-            if commit > next.last_index {
-                return Err(Error::Unavailable {
-                    what: "set commit",
-                    index: commit,
-                    last_index: next.last_index,
-                });
-            }
+            next.check_term_known("set commit", commit)?;
             let mut hs = next.hard_state.clone();
             hs.commit = commit;
             put_hard_state(txn, next, hs)
@@ -576,20 +583,7 @@ impl RedbStorage {
 
     fn read_term_unguarded(&self, idx: u64) -> Result<u64, Error> {
         let cached = self.read_cached();
-        if idx < cached.compacted_index {
-            return Err(Error::Compacted {
-                what: "term",
-                index: idx,
-                first_index: cached.first_index(),
-            });
-        }
-        if idx > cached.last_index {
-            return Err(Error::Unavailable {
-                what: "term",
-                index: idx,
-                last_index: cached.last_index,
-            });
-        }
+        cached.check_term_known("term", idx)?;
         if idx == cached.compacted_index {
             return Ok(cached.compacted_term);
         }
@@ -739,20 +733,7 @@ fn term_in(
     idx: u64,
     what: &'static str,
 ) -> Result<u64, Error> {
-    if idx < next.compacted_index {
-        return Err(Error::Compacted {
-            what,
-            index: idx,
-            first_index: next.first_index(),
-        });
-    }
-    if idx > next.last_index {
-        return Err(Error::Unavailable {
-            what,
-            index: idx,
-            last_index: next.last_index,
-        });
-    }
+    next.check_term_known(what, idx)?;
     if idx == next.compacted_index {
         return Ok(next.compacted_term);
     }
