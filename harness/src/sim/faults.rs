@@ -88,6 +88,13 @@ impl Sim {
             .map(|(id, _)| id)
     }
 
+    /// The running leader and the configuration it holds.
+    pub(super) fn leader_conf_state(&self) -> Option<(u64, ConfState)> {
+        let leader = self.leader()?;
+        let raw = self.nodes[&leader].raw.as_ref().expect("up");
+        Some((leader, raw.raft.prs().conf().to_conf_state()))
+    }
+
     fn transfer_leader(&mut self) {
         let Some(leader) = self.leader() else {
             return;
@@ -107,17 +114,9 @@ impl Sim {
     /// (possibly joint, with automatic or explicit leave); leaves a joint
     /// configuration that waits for an explicit leave.
     pub(super) fn propose_conf_change(&mut self) {
-        let Some(leader) = self.leader() else {
+        let Some((leader, conf)) = self.leader_conf_state() else {
             return;
         };
-        let conf = self.nodes[&leader]
-            .raw
-            .as_ref()
-            .expect("up")
-            .raft
-            .prs()
-            .conf()
-            .to_conf_state();
         let result = if !conf.voters_outgoing.is_empty() {
             if conf.auto_leave {
                 return;

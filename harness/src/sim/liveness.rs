@@ -151,17 +151,9 @@ impl Sim {
     }
 
     fn propose_conf_change_leave_only(&mut self) {
-        let Some(leader) = self.leader() else {
+        let Some((_, conf)) = self.leader_conf_state() else {
             return;
         };
-        let conf = self.nodes[&leader]
-            .raw
-            .as_ref()
-            .expect("up")
-            .raft
-            .prs()
-            .conf()
-            .to_conf_state();
         if !conf.voters_outgoing.is_empty() && !conf.auto_leave {
             self.propose_conf_change();
         }
