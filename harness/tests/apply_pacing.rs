@@ -7,7 +7,6 @@ mod test_util;
 
 use protobuf::Message as PbMessage;
 use raft::eraftpb::*;
-use raft::storage::MemStorage;
 use raft::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -22,10 +21,11 @@ fn pagination_across_many_entries_applies_every_entry_exactly_once() {
     for seed in 0..8u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let limit = rng.gen_range(0..400u64);
-        let mut config = new_test_config(1, 10, 1);
-        config.max_committed_size_per_ready = limit;
         let storage = new_storage(vec![1]);
-        let mut node = RawNode::new(&config, storage.clone(), &test_logger()).expect("raw node");
+        let mut node = TestRaft::builder(1)
+            .configure(|c| c.max_committed_size_per_ready = limit)
+            .storage(storage.clone())
+            .raw_node();
         node.campaign().unwrap();
 
         let mut proposed = vec![];
@@ -40,8 +40,8 @@ fn pagination_across_many_entries_applies_every_entry_exactly_once() {
                     proposed.push(data);
                 }
             }
-            if node.has_ready() {
-                handle_one_ready(&mut node, &storage, &mut pages);
+            if let Some(handled) = handle_ready(&mut node, &storage) {
+                pages.extend(handled.committed);
             }
         }
 
@@ -64,10 +64,11 @@ fn pagination_across_many_entries_applies_every_entry_exactly_once() {
 #[test]
 fn follower_pages_a_long_committed_run() {
     for (limit, want_pages) in [(0u64, Some(100)), (200, None), (NO_LIMIT, Some(1))] {
-        let mut config = new_test_config(2, 10, 1);
-        config.max_committed_size_per_ready = limit;
         let storage = new_storage(vec![1, 2]);
-        let mut node = RawNode::new(&config, storage.clone(), &test_logger()).expect("raw node");
+        let mut node = TestRaft::builder(2)
+            .configure(|c| c.max_committed_size_per_ready = limit)
+            .storage(storage.clone())
+            .raw_node();
         let mut app = new_message(1, 2, MessageType::MsgAppend, 0);
         app.term = 1;
         app.commit = 100;
@@ -76,10 +77,7 @@ fn follower_pages_a_long_committed_run() {
             .collect();
         node.step(app).unwrap();
 
-        let mut pages = vec![];
-        while node.has_ready() {
-            handle_one_ready(&mut node, &storage, &mut pages);
-        }
+        let pages = handle_readies(&mut node, &storage).committed;
         let applied = check_pages(&pages, limit, &format!("limit {limit}"));
         assert_eq!(applied.len(), 100, "limit {limit}");
         assert_eq!(applied.last().unwrap().index, 100);
@@ -101,19 +99,17 @@ fn follower_pages_a_long_committed_run() {
 #[test]
 fn leader_applies_unpersisted_entries_up_to_the_limit() {
     for limit in [0u64, 3, 100] {
-        let mut config = new_test_config(1, 10, 1);
-        config.max_apply_unpersisted_log_limit = limit;
         let storage = new_storage(vec![1, 2, 3]);
-        let mut node = RawNode::new(&config, storage.clone(), &test_logger()).expect("raw node");
+        let mut node = TestRaft::builder(1)
+            .configure(|c| c.max_apply_unpersisted_log_limit = limit)
+            .storage(storage.clone())
+            .raw_node();
         node.raft.become_candidate();
         node.raft.become_leader();
-        let mut pages = vec![];
         // Persist the empty entry and commit it through node 2.
-        handle_one_ready(&mut node, &storage, &mut pages);
+        handle_ready(&mut node, &storage).expect("the new leader's Ready");
         node.step(ack(2, 1)).unwrap();
-        while node.has_ready() {
-            handle_one_ready(&mut node, &storage, &mut pages);
-        }
+        handle_readies(&mut node, &storage);
         assert_eq!(node.raft.raft_log.committed, 1);
         assert_eq!(node.raft.raft_log.persisted, 1);
 
@@ -163,37 +159,6 @@ fn leader_applies_unpersisted_entries_up_to_the_limit() {
 }
 
 // ---- helpers ----
-
-/// Persists one Ready (entries, snapshot, hard state), acknowledges it with
-/// `advance`, and records each non-empty page of committed entries (from
-/// the Ready and from the LightReady).
-fn handle_one_ready(
-    node: &mut RawNode<MemStorage>,
-    storage: &MemStorage,
-    pages: &mut Vec<Vec<Entry>>,
-) {
-    let mut rd = node.ready();
-    if rd.snapshot().get_metadata().index != 0 {
-        storage.wl().apply_snapshot(rd.snapshot().clone()).unwrap();
-    }
-    storage.wl().append(&rd.take_entries()).unwrap();
-    if let Some(hs) = rd.hs() {
-        storage.wl().set_hardstate(hs.clone());
-    }
-    let page = rd.take_committed_entries();
-    if !page.is_empty() {
-        pages.push(page);
-    }
-    let mut light = node.advance(rd);
-    if let Some(commit) = light.commit_index() {
-        storage.wl().mut_hard_state().commit = commit;
-    }
-    let page = light.take_committed_entries();
-    if !page.is_empty() {
-        pages.push(page);
-    }
-    node.advance_apply();
-}
 
 /// Checks the pages follow each other without a gap or a repeat and keep
 /// to the size limit (a page over it holds one entry); returns all entries.

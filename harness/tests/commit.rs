@@ -25,7 +25,7 @@ fn append(from: u64, to: u64, term: u64, index: u64, log_term: u64, ents: Vec<En
 // A single node commits its own entries, but only once they are persisted.
 #[test]
 fn single_node_commits_after_persisting() {
-    let mut r = new_test_raft(1, vec![1], 10, 1, new_storage(vec![1]), &test_logger());
+    let mut r = TestRaft::builder(1).voters([1]).build();
     r.step(hup(1)).unwrap();
     assert_eq!(r.state, StateRole::Leader);
     assert_eq!(
@@ -87,9 +87,11 @@ fn entry_commits_once_a_majority_stores_it() {
 // replicas; it commits along with an entry of the leader's term.
 #[test]
 fn old_term_entry_not_committed_by_counting_replicas() {
-    let l = test_logger();
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1]), 1);
-    let mut leader = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &l);
+    let mut leader = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     make_leader(&mut leader);
     assert_eq!(leader.term, 2);
     assert_eq!(leader.raft_log.last_index(), 3);
@@ -190,14 +192,7 @@ fn figure_8_committed_entry_is_never_overwritten() {
 // never learns a commit beyond what the append made it match.
 #[test]
 fn follower_commit_bounded_by_last_new_entry() {
-    let mut r = new_test_raft(
-        1,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
     let ents = vec![empty_entry(1, 1), empty_entry(1, 2)];
     let mut m = append(2, 1, 1, 0, 0, ents);
     m.commit = 10;
@@ -207,7 +202,10 @@ fn follower_commit_bounded_by_last_new_entry() {
     // A longer log from an older leader may not match this leader's: an
     // append that only matches index 1 commits no further.
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 1]), 1);
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    let mut r = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     let mut m = append(2, 1, 1, 1, 1, vec![]);
     m.commit = 3;
     r.step(m).unwrap();
@@ -217,14 +215,7 @@ fn follower_commit_bounded_by_last_new_entry() {
 // The commit index never moves backwards, whatever a message says.
 #[test]
 fn follower_commit_never_regresses() {
-    let mut r = new_test_raft(
-        1,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
     let ents = vec![empty_entry(1, 1), empty_entry(1, 2), empty_entry(1, 3)];
     let mut m = append(2, 1, 1, 0, 0, ents);
     m.commit = 3;
@@ -248,14 +239,7 @@ fn follower_commit_never_regresses() {
 // commit entries it does not have (nor panic).
 #[test]
 fn heartbeat_commit_past_log_is_not_applied_beyond_log() {
-    let mut r = new_test_raft(
-        1,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
     r.step(append(2, 1, 1, 0, 0, vec![empty_entry(1, 1)]))
         .unwrap();
     let mut heartbeat = new_message(2, 1, MessageType::MsgHeartbeat, 0);

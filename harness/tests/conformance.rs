@@ -156,7 +156,10 @@ fn follower_with_uncommitted_tail() -> Interface {
         2,
     );
     storage.wl().mut_hard_state().commit = 1;
-    let mut node = new_test_raft(2, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    let mut node = TestRaft::builder(2)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     node.become_follower(2, 1);
     node
 }
@@ -247,10 +250,13 @@ impl RawGroup {
     fn new(max_size_per_msg: u64) -> RawGroup {
         let mut nodes = std::collections::BTreeMap::new();
         for id in 1..=3 {
-            let mut config = new_test_config(id, 10, 1);
-            config.batch_append = true;
-            config.max_size_per_msg = max_size_per_msg;
-            let node = RawNode::new(&config, new_storage(vec![1, 2, 3]), &test_logger()).unwrap();
+            let node = TestRaft::builder(id)
+                .voters([1, 2, 3])
+                .configure(|c| {
+                    c.batch_append = true;
+                    c.max_size_per_msg = max_size_per_msg;
+                })
+                .raw_node();
             nodes.insert(id, node);
         }
         let mut group = RawGroup { nodes };
@@ -264,24 +270,8 @@ impl RawGroup {
     /// returns the messages it hands out.
     fn handle_ready(&mut self, id: u64) -> Vec<Message> {
         let node = self.nodes.get_mut(&id).unwrap();
-        if !node.has_ready() {
-            return Vec::new();
-        }
-        let mut rd = node.ready();
         let store = node.raft.raft_log.store.clone();
-        if !rd.snapshot().is_empty() {
-            store.wl().apply_snapshot(rd.snapshot().clone()).unwrap();
-        }
-        store.wl().append(rd.entries()).unwrap();
-        if let Some(hs) = rd.hs() {
-            store.wl().set_hardstate(hs.clone());
-        }
-        let mut msgs = rd.take_messages();
-        msgs.extend(rd.take_persisted_messages());
-        let mut light = node.advance(rd);
-        msgs.extend(light.take_messages());
-        node.advance_apply();
-        msgs
+        handle_ready(node, &store).map_or_else(Vec::new, |handled| handled.messages)
     }
 
     fn settle(&mut self) {

@@ -24,14 +24,7 @@ fn vote_response(msgs: &[Message]) -> (u64, u64, bool) {
 }
 
 fn three_node(id: u64) -> Interface {
-    new_test_raft(
-        id,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    )
+    TestRaft::builder(id).voters([1, 2, 3]).build()
 }
 
 // §5.2: a candidate wins with votes from a majority of the full group, and
@@ -130,10 +123,11 @@ fn lower_term_append_is_ignored() {
 #[test]
 fn lower_term_append_is_answered_with_current_term_under_check_quorum() {
     for (check_quorum, pre_vote) in [(true, false), (false, true)] {
-        let mut config = new_test_config(1, 10, 1);
-        config.check_quorum = check_quorum;
-        config.pre_vote = pre_vote;
-        let mut r = new_test_raft_with_config(&config, new_storage(vec![1, 2, 3]), &test_logger());
+        let mut r = TestRaft::builder(1)
+            .voters([1, 2, 3])
+            .check_quorum(check_quorum)
+            .pre_vote(pre_vote)
+            .build();
         r.become_follower(5, 2);
         let mut m = new_message(3, 1, MessageType::MsgAppend, 0);
         m.term = 3;
@@ -214,7 +208,10 @@ fn vote_only_for_up_to_date_candidates() {
     ];
     for (index, log_term, granted) in cases {
         let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 2]), 2);
-        let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
+        let mut r = TestRaft::builder(1)
+            .voters([1, 2, 3])
+            .storage(storage)
+            .build();
         r.step(vote_request(2, 1, 3, index, log_term)).unwrap();
         let (_, term, rejected) = vote_response(&r.read_messages());
         assert_eq!(
@@ -243,7 +240,10 @@ fn hard_state_reflects_term_vote_and_commit() {
 #[test]
 fn campaign_bumps_term_votes_for_self_and_asks_peers() {
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 2]), 2);
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    let mut r = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     r.step(hup(1)).unwrap();
     assert_eq!(r.state, StateRole::Candidate);
     assert_eq!((r.term, r.vote), (3, 1));
@@ -352,9 +352,10 @@ fn split_vote_resolution_is_deterministic() {
 #[test]
 fn randomized_timeout_is_seeded_and_in_range() {
     let draws = |seed: u64| {
-        let mut config = new_test_config(1, 10, 1);
-        config.rng_seed = Some(seed);
-        let mut r = new_test_raft_with_config(&config, new_storage(vec![1, 2, 3]), &test_logger());
+        let mut r = TestRaft::builder(1)
+            .voters([1, 2, 3])
+            .configure(|c| c.rng_seed = Some(seed))
+            .build();
         (0..50)
             .map(|_| {
                 r.reset_randomized_election_timeout();
@@ -387,9 +388,7 @@ fn follower_campaigns_after_randomized_timeout() {
 // Learners replicate but never campaign.
 #[test]
 fn learner_never_campaigns() {
-    let storage = new_storage_with_learners(vec![1], vec![2]);
-    let config = new_test_config(2, 10, 1);
-    let mut r = new_test_raft_with_config(&config, storage, &test_logger());
+    let mut r = TestRaft::builder(2).voters([1]).learners([2]).build();
     assert!(!r.promotable());
     for _ in 0..100 {
         r.tick();
@@ -403,8 +402,7 @@ fn learner_never_campaigns() {
 // A node that is not in the configuration (removed) never campaigns.
 #[test]
 fn removed_node_never_campaigns() {
-    let config = new_test_config(1, 10, 1);
-    let mut r = new_test_raft_with_config(&config, new_storage(vec![2, 3]), &test_logger());
+    let mut r = TestRaft::builder(1).voters([2, 3]).build();
     assert!(!r.promotable());
     for _ in 0..100 {
         r.tick();
@@ -428,9 +426,7 @@ fn voter_refuses_lower_priority_candidate_with_no_longer_log() {
     ];
     for (priority, index, granted) in cases {
         let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1]), 1);
-        let mut config = new_test_config(1, 10, 1);
-        config.priority = 3;
-        let mut r = new_test_raft_with_config(&config, storage, &test_logger());
+        let mut r = TestRaft::builder(1).priority(3).storage(storage).build();
         let mut m = vote_request(2, 1, 2, index, 1);
         m.priority = priority;
         r.step(m).unwrap();
@@ -479,11 +475,11 @@ fn new_leader_is_accepted_by_all() {
 // pre-candidate times out, as it would on a lost rejection.
 #[test]
 fn node_at_term_0_rejecting_a_pre_vote_sends_nothing() {
-    let l = test_logger();
-    let mut config = new_test_config(1, 10, 1);
-    config.pre_vote = true;
-    config.priority = 5;
-    let mut r = new_test_raft_with_config(&config, new_storage(vec![1, 2, 3]), &l);
+    let mut r = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .pre_vote(true)
+        .priority(5)
+        .build();
     assert_eq!(r.term, 0);
     let mut pre_vote = new_message(2, 1, MessageType::MsgRequestPreVote, 0);
     pre_vote.term = 1;

@@ -198,8 +198,10 @@ fn forget_leader_is_refused_with_lease_based_reads() {
 
 /// A RawNode leading voters 1, 2, 3 and learners 4, 5.
 fn raw_leader() -> RawNode<MemStorage> {
-    let store = new_storage_with_learners(vec![1, 2, 3], vec![4, 5]);
-    let mut node = RawNode::new(&new_test_config(1, 10, 1), store, &test_logger()).unwrap();
+    let mut node = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .learners([4, 5])
+        .raw_node();
     node.raft.become_candidate();
     node.raft.become_leader();
     node
@@ -207,8 +209,7 @@ fn raw_leader() -> RawNode<MemStorage> {
 
 #[test]
 fn raw_node_forget_leader_shows_in_the_next_ready() {
-    let store = new_storage(vec![1, 2, 3]);
-    let mut node = RawNode::new(&new_test_config(2, 10, 1), store, &test_logger()).unwrap();
+    let mut node = TestRaft::builder(2).voters([1, 2, 3]).raw_node();
     let mut heartbeat = new_message(1, 2, MessageType::MsgHeartbeat, 0);
     heartbeat.term = 1;
     node.step(heartbeat).unwrap();

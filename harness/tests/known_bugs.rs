@@ -236,7 +236,10 @@ fn slow_follower_after_compaction_catches_up() {
 fn follower_with_committed_log() -> Interface {
     // Log 1@1 2@1 3@2 4@2 5@2, committed through 3.
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 2, 2, 2]), 2);
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    let mut r = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     let mut heartbeat = new_message(2, 1, MessageType::MsgHeartbeat, 0);
     heartbeat.term = 2;
     heartbeat.commit = 3;
@@ -380,8 +383,16 @@ fn pre_vote_node_with_longer_log_wins_over_higher_term_node() {
     let l = test_logger();
     let long = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1]), 1);
     let short = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1]), 3);
-    let n2 = new_test_raft_with_prevote(2, vec![1, 2, 3], 10, 1, long, true, &l);
-    let n3 = new_test_raft_with_prevote(3, vec![1, 2, 3], 10, 1, short, false, &l);
+    let n2 = TestRaft::builder(2)
+        .voters([1, 2, 3])
+        .storage(long)
+        .pre_vote(true)
+        .build();
+    let n3 = TestRaft::builder(3)
+        .voters([1, 2, 3])
+        .storage(short)
+        .pre_vote(false)
+        .build();
     let mut network = Network::new(vec![nop(), Some(n2), Some(n3)], &l);
     for _ in 0..3 {
         if network.peers[&2].state == StateRole::Leader {
@@ -397,9 +408,7 @@ fn pre_vote_node_with_longer_log_wins_over_higher_term_node() {
 // grants its vote when a candidate of a newer configuration asks.
 #[test]
 fn learner_grants_vote_when_asked() {
-    let storage = new_storage_with_learners(vec![1], vec![2]);
-    let config = new_test_config(2, 10, 1);
-    let mut r = new_test_raft_with_config(&config, storage, &test_logger());
+    let mut r = TestRaft::builder(2).voters([1]).learners([2]).build();
     let mut m = new_message(1, 2, MessageType::MsgRequestVote, 0);
     m.term = 2;
     r.step(m).unwrap();
@@ -428,8 +437,7 @@ fn node_with_unapplied_committed_conf_change_does_not_campaign() {
     let entries = vec![empty_entry(1, 1), conf_change_entry(1, 2)];
     storage.wl().append(&entries).unwrap();
     storage.wl().set_hardstate(hard_state(1, 2, 0));
-    let config = new_test_config(1, 10, 1);
-    let mut r = new_test_raft_with_config(&config, storage, &test_logger());
+    let mut r = TestRaft::builder(1).storage(storage).build();
     assert_eq!(r.raft_log.committed, 2);
     assert!(r.raft_log.applied < 2);
 
@@ -450,8 +458,7 @@ fn node_with_unapplied_committed_conf_change_does_not_campaign() {
 #[test]
 fn restarted_node_cannot_vote_twice_in_a_term() {
     let storage = new_storage(vec![1, 2, 3]);
-    let config = new_test_config(1, 10, 1);
-    let mut r = new_test_raft_with_config(&config, storage.clone(), &test_logger());
+    let mut r = TestRaft::builder(1).storage(storage.clone()).build();
     let mut m = new_message(2, 1, MessageType::MsgRequestVote, 0);
     m.term = 5;
     r.step(m).unwrap();
@@ -461,7 +468,7 @@ fn restarted_node_cannot_vote_twice_in_a_term() {
     assert_eq!(storage.initial_state().unwrap().hard_state, hs);
     drop(r);
 
-    let mut restarted = new_test_raft_with_config(&config, storage, &test_logger());
+    let mut restarted = TestRaft::builder(1).storage(storage).build();
     assert_eq!((restarted.term, restarted.vote), (5, 2));
     let mut m = new_message(3, 1, MessageType::MsgRequestVote, 0);
     m.term = 5;
@@ -513,14 +520,7 @@ fn readd_with_stale_ack() -> (Network, Message) {
         .apply_conf_change(&conf_change(2, ConfChangeType::AddNode))
         .unwrap();
     assert_eq!(leader.term, term);
-    let fresh = new_test_raft(
-        2,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let fresh = TestRaft::builder(2).voters([1, 2, 3]).build();
     network.peers.insert(2, fresh);
     (network, stale[0].clone())
 }

@@ -121,8 +121,7 @@ fn committed_entries_are_handed_out_while_async_reads_are_refused() {
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 1]), 1);
     storage.wl().set_hardstate(hard_state(1, 3, 0));
     storage.wl().trigger_log_unavailable(true);
-    let mut node = RawNode::new(&new_test_config(1, 10, 1), storage.clone(), &test_logger())
-        .expect("raw node");
+    let mut node = TestRaft::builder(1).storage(storage.clone()).raw_node();
     let mut rd = node.ready();
     let applied: Vec<u64> = rd
         .take_committed_entries()
@@ -172,8 +171,7 @@ fn lagging_follower_waits_for_the_fetch_instead_of_getting_a_snapshot() {
 fn leader_node() -> (RawNode<MemStorage>, MemStorage) {
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 1, 1, 1]), 1);
     storage.wl().set_hardstate(hard_state(1, 5, 0));
-    let mut node = RawNode::new(&new_test_config(1, 10, 1), storage.clone(), &test_logger())
-        .expect("raw node");
+    let mut node = TestRaft::builder(1).storage(storage.clone()).raw_node();
     node.raft.become_candidate();
     node.raft.become_leader();
     persist_all(&mut node, &storage);
@@ -188,22 +186,7 @@ fn leader_node() -> (RawNode<MemStorage>, MemStorage) {
 /// Persists and applies every Ready, keeping the outgoing messages queued
 /// in the node's raft (so the test can inspect them).
 fn persist_all(node: &mut RawNode<MemStorage>, storage: &MemStorage) {
-    let mut kept = vec![];
-    while node.has_ready() {
-        let mut rd = node.ready();
-        kept.extend(rd.take_messages());
-        kept.extend(rd.take_persisted_messages());
-        if let Some(hs) = rd.hs() {
-            storage.wl().set_hardstate(hs.clone());
-        }
-        storage.wl().append(&rd.take_entries()).unwrap();
-        let mut light = node.advance(rd);
-        kept.extend(light.take_messages());
-        if let Some(commit) = light.commit_index() {
-            storage.wl().mut_hard_state().commit = commit;
-        }
-        node.advance_apply();
-    }
+    let kept = handle_readies(node, storage).messages;
     node.raft.msgs.extend(kept);
 }
 

@@ -679,11 +679,7 @@ fn learner_is_not_asked_to_vote_and_its_vote_is_ignored() {
         .collect();
     assert_eq!(asked, vec![2, 3]);
 
-    let mut r = new_test_raft_with_config(
-        &new_test_config(1, 10, 1),
-        new_storage_with_learners(vec![1, 2, 3], vec![4]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).learners([4]).build();
     r.step(hup(1)).unwrap();
     assert_eq!(r.state, StateRole::Candidate);
     let term = r.term;
@@ -903,8 +899,7 @@ fn leader_replaced_through_an_explicit_joint_configuration() {
 #[test]
 fn raw_node_application_leaves_joint_automatically() {
     let store = new_storage(vec![1]);
-    let config = new_test_config(1, 10, 1);
-    let mut node = RawNode::new(&config, store.clone(), &test_logger()).unwrap();
+    let mut node = TestRaft::builder(1).storage(store.clone()).raw_node();
     node.campaign().unwrap();
     let applied = drive_raw_node(&mut node, &store);
     assert_eq!(node.raft.state, StateRole::Leader);
@@ -1094,11 +1089,10 @@ fn with_learners(voters: &[u64], learners: &[u64]) -> Network {
 /// A fresh node `id` whose storage starts from the given configuration,
 /// with the network's default config.
 fn new_peer(id: u64, voters: &[u64], learners: &[u64]) -> Interface {
-    let mut config = Network::default_config();
-    config.id = id;
-    config.rng_seed = Some(id);
-    let storage = new_storage_with_learners(voters.to_vec(), learners.to_vec());
-    new_test_raft_with_config(&config, storage, &test_logger())
+    TestRaft::builder(id)
+        .voters(voters.iter().copied())
+        .learners(learners.iter().copied())
+        .build()
 }
 
 /// Adds a fresh node `id` to a running network. Its storage starts from
@@ -1310,20 +1304,10 @@ fn tick_until_leader(network: &mut Network, candidates: &[u64]) -> u64 {
 fn drive_raw_node(node: &mut RawNode<MemStorage>, store: &MemStorage) -> Vec<Entry> {
     let mut applied = Vec::new();
     for _ in 0..100 {
-        if !node.has_ready() {
+        let Some(handled) = persist_and_advance(node, store) else {
             return applied;
-        }
-        let mut rd = node.ready();
-        let mut committed = rd.take_committed_entries();
-        store.wl().append(rd.entries()).unwrap();
-        if let Some(hs) = rd.hs() {
-            store.wl().set_hardstate(hs.clone());
-        }
-        let mut light = node.advance(rd);
-        if let Some(commit) = light.commit_index() {
-            store.wl().mut_hard_state().commit = commit;
-        }
-        committed.extend(light.take_committed_entries());
+        };
+        let committed = handled.committed_entries();
         for e in &committed {
             if let Some(cc) = decode_cc(e) {
                 let cs = node

@@ -263,13 +263,14 @@ impl NodeChecker {
 }
 
 fn node_in_role(role: Role, rng: &mut StdRng) -> Interface {
-    let mut config = new_test_config(1, 10, 1);
-    config.pre_vote = role == Role::PreCandidate || rng.gen_bool(0.5);
-    config.check_quorum = rng.gen_bool(0.5);
-    config.batch_append = rng.gen_bool(0.3);
-    config.max_size_per_msg = pick(rng, &[0, 100, NO_LIMIT]);
-    config.max_inflight_msgs = pick(rng, &[1, 3, 256]);
-    config.rng_seed = Some(rng.gen());
+    let builder = TestRaft::builder(1).configure(|config| {
+        config.pre_vote = role == Role::PreCandidate || rng.gen_bool(0.5);
+        config.check_quorum = rng.gen_bool(0.5);
+        config.batch_append = rng.gen_bool(0.3);
+        config.max_size_per_msg = pick(rng, &[0, 100, NO_LIMIT]);
+        config.max_inflight_msgs = pick(rng, &[1, 3, 256]);
+        config.rng_seed = Some(rng.gen());
+    });
     let storage = if role == Role::Learner {
         new_storage_with_learners(vec![2, 3], vec![1])
     } else {
@@ -280,7 +281,7 @@ fn node_in_role(role: Role, rng: &mut StdRng) -> Interface {
         .append(&entries_with_terms(&[1, 1, 2, 2]))
         .unwrap();
     storage.wl().set_hardstate(hard_state(2, 2, 0));
-    let mut node = new_test_raft_with_config(&config, storage, &test_logger());
+    let mut node = builder.storage(storage).build();
     match role {
         Role::Follower | Role::Learner => {}
         Role::PreCandidate => node.become_pre_candidate(),
@@ -615,15 +616,10 @@ fn cluster_with_corrupted_messages_does_not_panic() {
 #[test]
 fn node_at_maximum_term_does_not_campaign() {
     for pre_vote in [false, true] {
-        let mut r = new_test_raft_with_prevote(
-            1,
-            vec![1, 2, 3],
-            10,
-            1,
-            new_storage(vec![1, 2, 3]),
-            pre_vote,
-            &test_logger(),
-        );
+        let mut r = TestRaft::builder(1)
+            .voters([1, 2, 3])
+            .pre_vote(pre_vote)
+            .build();
         let mut m = new_message(2, 1, MessageType::MsgHeartbeat, 0);
         m.term = u64::MAX;
         r.step(m).unwrap();
@@ -641,14 +637,7 @@ fn node_at_maximum_term_does_not_campaign() {
 // is ignored.
 #[test]
 fn snapshot_at_maximum_index_is_ignored() {
-    let mut r = new_test_raft(
-        1,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
     let mut m = new_message(2, 1, MessageType::MsgSnapshot, 0);
     m.term = 1;
     m.snapshot = Some(new_snapshot(u64::MAX, 1, vec![1, 2, 3])).into();
@@ -667,14 +656,7 @@ const MAX_PEER_LOG_INDEX: u64 = u64::MAX / 2;
 // a peer may name is ignored.
 #[test]
 fn append_reaching_maximum_index_is_ignored() {
-    let mut r = new_test_raft(
-        1,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
     let mut snap = new_message(2, 1, MessageType::MsgSnapshot, 0);
     snap.term = 1;
     snap.snapshot = Some(new_snapshot(MAX_PEER_LOG_INDEX - 1, 1, vec![1, 2, 3])).into();
@@ -700,14 +682,7 @@ fn append_reaching_maximum_index_is_ignored() {
 // are ignored; at that index, the node still has room to lead.
 #[test]
 fn snapshot_near_the_maximum_index_is_ignored() {
-    let mut r = new_test_raft(
-        1,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
     for index in [u64::MAX - 1, MAX_PEER_LOG_INDEX + 1, MAX_PEER_LOG_INDEX] {
         let mut snap = new_message(2, 1, MessageType::MsgSnapshot, 0);
         snap.term = 1;
@@ -725,14 +700,7 @@ fn snapshot_near_the_maximum_index_is_ignored() {
 // of another term contradicts a committed entry (§5.4.3) and is ignored.
 #[test]
 fn snapshot_contradicting_committed_entry_is_ignored() {
-    let mut r = new_test_raft(
-        1,
-        vec![1, 2, 3],
-        10,
-        1,
-        new_storage(vec![1, 2, 3]),
-        &test_logger(),
-    );
+    let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
     let mut snap = new_message(2, 1, MessageType::MsgSnapshot, 0);
     snap.term = 2;
     snap.snapshot = Some(new_snapshot(3, 1, vec![1, 2, 3])).into();

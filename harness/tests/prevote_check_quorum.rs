@@ -9,7 +9,11 @@ use raft::*;
 use test_util::*;
 
 fn pre_vote_node(id: u64, storage: raft::storage::MemStorage) -> Interface {
-    new_test_raft_with_prevote(id, vec![1, 2, 3], 10, 1, storage, true, &test_logger())
+    TestRaft::builder(id)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .pre_vote(true)
+        .build()
 }
 
 fn network_with(pre_vote: bool, check_quorum: bool) -> Network {

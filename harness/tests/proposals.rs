@@ -68,7 +68,6 @@ fn follower_drops_proposal_when_forwarding_is_disabled() {
 // candidates drop proposals.
 #[test]
 fn proposal_dropped_without_leader() {
-    let l = test_logger();
     type Setup = fn(&mut Interface);
     let setups: Vec<(&str, Setup)> = vec![
         ("follower", |_| {}),
@@ -76,7 +75,7 @@ fn proposal_dropped_without_leader() {
         ("candidate", |r| r.become_candidate()),
     ];
     for (role, setup) in setups {
-        let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, new_storage(vec![1, 2, 3]), &l);
+        let mut r = TestRaft::builder(1).voters([1, 2, 3]).build();
         setup(&mut r);
         let last = r.raft_log.last_index();
         assert_eq!(

@@ -6,7 +6,6 @@ mod test_util;
 
 use harness::*;
 use raft::eraftpb::*;
-use raft::storage::MemStorage;
 use raft::*;
 use test_util::*;
 
@@ -186,7 +185,7 @@ fn new_leader_holds_read_until_it_commits_in_its_term() {
         .map(|id| {
             let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1]), 1);
             storage.wl().set_hardstate(hard_state(1, 2, 0));
-            Some(new_test_raft(id, vec![], 10, 1, storage, &test_logger()))
+            Some(TestRaft::builder(id).storage(storage).build())
         })
         .collect();
     let mut network = Network::new(peers, &test_logger());
@@ -241,7 +240,7 @@ fn held_reads_are_dropped_when_the_leader_steps_down() {
         .map(|id| {
             let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1]), 1);
             storage.wl().set_hardstate(hard_state(1, 2, 0));
-            Some(new_test_raft(id, vec![], 10, 1, storage, &test_logger()))
+            Some(TestRaft::builder(id).storage(storage).build())
         })
         .collect();
     let mut network = Network::new(peers, &test_logger());
@@ -288,7 +287,7 @@ fn lease_based_read_is_answered_without_a_round() {
 // by config validation, and so by node construction.
 #[test]
 fn lease_based_reads_require_check_quorum() {
-    let mut config = new_test_config(1, 10, 1);
+    let mut config = TestRaft::builder(1).config();
     config.read_only_option = ReadOnlyOption::LeaseBased;
     config.check_quorum = false;
     assert!(matches!(config.validate(), Err(Error::ConfigInvalid(_))));
@@ -487,12 +486,13 @@ fn follower_read_index_is_at_least_leader_commit_at_request_time() {
 /// A read through a RawNode comes out in a Ready's read states.
 #[test]
 fn raw_node_read_index_comes_out_in_ready() {
-    let mut config = new_test_config(1, 10, 1);
-    config.applied = 0;
     let storage = new_storage(vec![1]);
-    let mut node = RawNode::new(&config, storage.clone(), &test_logger()).unwrap();
+    let mut node = TestRaft::builder(1)
+        .configure(|c| c.applied = 0)
+        .storage(storage.clone())
+        .raw_node();
     node.campaign().unwrap();
-    drain(&mut node, &storage);
+    handle_readies(&mut node, &storage);
     node.read_index(b"rn".to_vec());
     assert!(node.has_ready());
     let mut rd = node.ready();
@@ -525,21 +525,4 @@ fn heartbeat_response_from(network: &mut Network, hb: &Message) -> Message {
     assert_eq!(resps.len(), 1, "no heartbeat response from {}", hb.to);
     assert_eq!(resps[0].context, hb.context, "the token is echoed");
     resps[0].clone()
-}
-
-/// Persists and applies every Ready of a single-node RawNode.
-fn drain(node: &mut RawNode<MemStorage>, storage: &MemStorage) {
-    while node.has_ready() {
-        let mut rd = node.ready();
-        if let Some(hs) = rd.hs() {
-            storage.wl().set_hardstate(hs.clone());
-        }
-        storage.wl().append(&rd.take_entries()).unwrap();
-        let mut light = node.advance(rd);
-        if let Some(commit) = light.commit_index() {
-            storage.wl().mut_hard_state().commit = commit;
-        }
-        light.take_committed_entries();
-        node.advance_apply();
-    }
 }

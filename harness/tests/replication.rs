@@ -50,7 +50,10 @@ fn follower_rejects_append_without_matching_predecessor() {
     ];
     for (index, log_term) in cases {
         let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 2]), 2);
-        let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
+        let mut r = TestRaft::builder(1)
+            .voters([1, 2, 3])
+            .storage(storage)
+            .build();
         let ents = vec![empty_entry(3, index + 1)];
         r.step(append(2, 1, 3, index, log_term, ents)).unwrap();
         let resp = only_append_response(&mut r);
@@ -69,7 +72,10 @@ fn follower_rejects_append_without_matching_predecessor() {
 #[test]
 fn follower_truncates_conflicting_suffix() {
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 2, 2]), 2);
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    let mut r = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     r.step(append(2, 1, 3, 1, 1, vec![empty_entry(3, 2)]))
         .unwrap();
     let resp = only_append_response(&mut r);
@@ -85,7 +91,10 @@ fn follower_truncates_conflicting_suffix() {
 #[test]
 fn follower_keeps_suffix_on_matching_append() {
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 1]), 1);
-    let mut r = new_test_raft(1, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    let mut r = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     r.step(append(2, 1, 1, 0, 0, vec![empty_entry(1, 1)]))
         .unwrap();
     assert!(!only_append_response(&mut r).reject);
@@ -104,8 +113,14 @@ fn rejection_hint_skips_a_whole_term() {
     follower_terms.extend([2; 10]);
     let leader_storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&leader_terms), 3);
     let follower_storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&follower_terms), 2);
-    let mut leader = new_test_raft(1, vec![1, 2, 3], 10, 1, leader_storage, &l);
-    let follower = new_test_raft(2, vec![1, 2, 3], 10, 1, follower_storage, &l);
+    let mut leader = TestRaft::builder(1)
+        .voters([1, 2, 3])
+        .storage(leader_storage)
+        .build();
+    let follower = TestRaft::builder(2)
+        .voters([1, 2, 3])
+        .storage(follower_storage)
+        .build();
     make_leader(&mut leader);
     let mut network = Network::new(vec![Some(leader), Some(follower), nop()], &l);
 
@@ -143,8 +158,14 @@ fn figure_7_logs_converge_to_the_leader() {
         let leader_storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&leader_terms), 8);
         let follower_storage =
             storage_with_log(vec![1, 2, 3], &entries_with_terms(follower_terms), 7);
-        let mut leader = new_test_raft(1, vec![1, 2, 3], 10, 1, leader_storage, &l);
-        let follower = new_test_raft(2, vec![1, 2, 3], 10, 1, follower_storage, &l);
+        let mut leader = TestRaft::builder(1)
+            .voters([1, 2, 3])
+            .storage(leader_storage)
+            .build();
+        let follower = TestRaft::builder(2)
+            .voters([1, 2, 3])
+            .storage(follower_storage)
+            .build();
         make_leader(&mut leader);
         let mut network = Network::new(vec![Some(leader), Some(follower), nop()], &l);
         network.send(vec![propose(1, "x")]);

@@ -534,8 +534,7 @@ fn request_snapshot_is_dropped_when_it_cannot_be_served() {
 #[test]
 fn second_snapshot_before_the_first_is_persisted() {
     let storage = new_storage(vec![1, 2, 3]);
-    let mut node = RawNode::new(&new_test_config(2, 10, 1), storage.clone(), &test_logger())
-        .expect("raw node");
+    let mut node = TestRaft::builder(2).storage(storage.clone()).raw_node();
 
     node.step(snapshot_msg(new_snapshot(5, 1, vec![1, 2, 3]), 1))
         .unwrap();
@@ -599,8 +598,7 @@ fn second_snapshot_before_the_first_is_persisted() {
 #[test]
 fn newer_snapshot_replaces_an_unhanded_one() {
     let storage = new_storage(vec![1, 2, 3]);
-    let mut node = RawNode::new(&new_test_config(2, 10, 1), storage.clone(), &test_logger())
-        .expect("raw node");
+    let mut node = TestRaft::builder(2).storage(storage.clone()).raw_node();
     node.step(snapshot_msg(new_snapshot(5, 1, vec![1, 2, 3]), 1))
         .unwrap();
     node.step(snapshot_msg(new_snapshot(8, 1, vec![1, 2, 3]), 1))
@@ -656,7 +654,10 @@ fn snapshot_msg(snap: Snapshot, term: u64) -> Message {
 /// 5@2 committed through 3.
 fn follower_with_committed_log() -> Interface {
     let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 2, 2, 2]), 2);
-    let mut r = new_test_raft(2, vec![1, 2, 3], 10, 1, storage, &test_logger());
+    let mut r = TestRaft::builder(2)
+        .voters([1, 2, 3])
+        .storage(storage)
+        .build();
     let mut heartbeat = new_message(1, 2, MessageType::MsgHeartbeat, 0);
     heartbeat.term = 2;
     heartbeat.commit = 3;

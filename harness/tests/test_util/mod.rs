@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use harness::{Interface, Network};
 use raft::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
 use raft::storage::MemStorage;
-use raft::{Config, Raft, RaftLog, StateRole, Storage, NO_LIMIT};
+use raft::{Config, Raft, RaftLog, RawNode, StateRole, Storage, NO_LIMIT};
 use slog::Logger;
 
 /// The logger tests pass to nodes (`RUST_LOG=raft=debug` shows it).
@@ -22,17 +22,140 @@ pub fn test_logger() -> Logger {
     raft::default_logger()
 }
 
-/// The test config: the given timeouts, no message size limit, an in-flight
-/// window of 256, and a random generator seeded with the id.
-pub fn new_test_config(id: u64, election_tick: usize, heartbeat_tick: usize) -> Config {
-    Config {
-        id,
-        election_tick,
-        heartbeat_tick,
-        max_size_per_msg: NO_LIMIT,
-        max_inflight_msgs: 256,
-        rng_seed: Some(id),
-        ..Default::default()
+/// Builds the nodes tests drive, one property at a time, so a test's setup
+/// reads as its scenario:
+///
+/// ```ignore
+/// let node = TestRaft::builder(1).voters([1, 2, 3]).pre_vote(true).build();
+/// ```
+///
+/// Unless told otherwise a node has an election timeout of 10 ticks, a
+/// heartbeat every tick, no message size limit, an in-flight window of 256,
+/// and a random generator seeded with its id.
+pub enum TestRaft {}
+
+impl TestRaft {
+    /// A builder of node `id`.
+    pub fn builder(id: u64) -> TestRaftBuilder {
+        TestRaftBuilder {
+            config: Config {
+                id,
+                election_tick: 10,
+                heartbeat_tick: 1,
+                max_size_per_msg: NO_LIMIT,
+                max_inflight_msgs: 256,
+                rng_seed: Some(id),
+                ..Default::default()
+            },
+            voters: Vec::new(),
+            learners: Vec::new(),
+            storage: None,
+        }
+    }
+}
+
+/// See [`TestRaft`].
+#[must_use]
+pub struct TestRaftBuilder {
+    config: Config,
+    voters: Vec<u64>,
+    learners: Vec<u64>,
+    storage: Option<MemStorage>,
+}
+
+impl TestRaftBuilder {
+    /// The group's voters: the node's storage starts from this
+    /// configuration unless it already holds one.
+    pub fn voters(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.voters = ids.into_iter().collect();
+        self
+    }
+
+    /// The group's learners, with the same rule as [`voters`](Self::voters).
+    pub fn learners(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.learners = ids.into_iter().collect();
+        self
+    }
+
+    /// The election timeout in ticks.
+    pub fn election_ticks(mut self, ticks: usize) -> Self {
+        self.config.election_tick = ticks;
+        self
+    }
+
+    /// The heartbeat interval in ticks.
+    pub fn heartbeat_ticks(mut self, ticks: usize) -> Self {
+        self.config.heartbeat_tick = ticks;
+        self
+    }
+
+    /// Whether the node runs a pre-vote before campaigning (thesis §9.6).
+    pub fn pre_vote(mut self, on: bool) -> Self {
+        self.config.pre_vote = on;
+        self
+    }
+
+    /// Whether a leader steps down without a quorum of recent contact.
+    pub fn check_quorum(mut self, on: bool) -> Self {
+        self.config.check_quorum = on;
+        self
+    }
+
+    /// The node's election priority.
+    pub fn priority(mut self, priority: i64) -> Self {
+        self.config.priority = priority;
+        self
+    }
+
+    /// Any other setting of the node's config.
+    pub fn configure(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(&mut self.config);
+        self
+    }
+
+    /// The storage the node starts from (a fresh one unless given).
+    pub fn storage(mut self, storage: MemStorage) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// The node's config, for tests that build a `RawNode` or check
+    /// validation themselves.
+    pub fn config(self) -> Config {
+        self.config
+    }
+
+    /// The node, as a network peer.
+    pub fn build(self) -> Interface {
+        let id = self.config.id;
+        let (config, storage) = self.into_parts();
+        match Raft::new(&config, storage, &test_logger()) {
+            Ok(raft) => Interface::new(raft),
+            Err(e) => panic!("cannot build node {id}: {e:?}"),
+        }
+    }
+
+    /// The node, behind a `RawNode`.
+    pub fn raw_node(self) -> RawNode<MemStorage> {
+        let id = self.config.id;
+        let (config, storage) = self.into_parts();
+        match RawNode::new(&config, storage, &test_logger()) {
+            Ok(node) => node,
+            Err(e) => panic!("cannot build node {id}: {e:?}"),
+        }
+    }
+
+    fn into_parts(self) -> (Config, MemStorage) {
+        let storage = self.storage.unwrap_or_default();
+        let initialized = storage
+            .initial_state()
+            .expect("MemStorage::initial_state")
+            .initialized();
+        let configured = !self.voters.is_empty() || !self.learners.is_empty();
+        if configured && !initialized {
+            storage.initialize_with_conf_state(ConfState::from((self.voters, self.learners)));
+        }
+        (self.config, storage)
     }
 }
 
@@ -44,55 +167,6 @@ pub fn new_storage(voters: Vec<u64>) -> MemStorage {
 /// A storage holding a group of the given voters and learners.
 pub fn new_storage_with_learners(voters: Vec<u64>, learners: Vec<u64>) -> MemStorage {
     MemStorage::new_with_conf_state(ConfState::from((voters, learners)))
-}
-
-/// A node built from `config` and `storage`.
-pub fn new_test_raft_with_config(config: &Config, storage: MemStorage, l: &Logger) -> Interface {
-    match Raft::new(config, storage, l) {
-        Ok(raft) => Interface::new(raft),
-        Err(e) => panic!("cannot build node {}: {e:?}", config.id),
-    }
-}
-
-/// A node of a group of `peers` (the storage is initialized with them
-/// unless it already holds a configuration).
-pub fn new_test_raft(
-    id: u64,
-    peers: Vec<u64>,
-    election: usize,
-    heartbeat: usize,
-    storage: MemStorage,
-    l: &Logger,
-) -> Interface {
-    let config = new_test_config(id, election, heartbeat);
-    initialize(&storage, peers);
-    new_test_raft_with_config(&config, storage, l)
-}
-
-/// Like [`new_test_raft`], with pre-vote switched on or off.
-pub fn new_test_raft_with_prevote(
-    id: u64,
-    peers: Vec<u64>,
-    election: usize,
-    heartbeat: usize,
-    storage: MemStorage,
-    pre_vote: bool,
-    l: &Logger,
-) -> Interface {
-    let mut config = new_test_config(id, election, heartbeat);
-    config.pre_vote = pre_vote;
-    initialize(&storage, peers);
-    new_test_raft_with_config(&config, storage, l)
-}
-
-fn initialize(storage: &MemStorage, peers: Vec<u64>) {
-    let initialized = storage
-        .initial_state()
-        .expect("MemStorage::initial_state")
-        .initialized();
-    if !peers.is_empty() && !initialized {
-        storage.initialize_with_conf_state(ConfState::from((peers, Vec::<u64>::new())));
-    }
 }
 
 /// A black-hole peer for [`Network::new`]: it drops everything.
@@ -306,10 +380,7 @@ pub fn of_type(msgs: &[Message], t: MessageType) -> Vec<Message> {
 /// persisted log), with the network's default config.
 pub fn restart(network: &mut Network, id: u64) {
     let storage = network.storage[&id].clone();
-    let mut config = Network::default_config();
-    config.id = id;
-    config.rng_seed = Some(id);
-    let node = new_test_raft_with_config(&config, storage, &test_logger());
+    let node = TestRaft::builder(id).storage(storage).build();
     network.peers.insert(id, node);
 }
 
@@ -326,4 +397,88 @@ pub fn elected_with(config: &Config, n: usize) -> Network {
 /// [`elected_with`] the network's default configuration.
 pub fn elected(n: usize) -> Network {
     elected_with(&Network::default_config(), n)
+}
+
+/// What handling `Ready`s handed out.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// The messages to send: the `Ready`'s, those it held until its writes
+    /// were persisted, and the `LightReady`'s, in that order.
+    pub messages: Vec<Message>,
+    /// The non-empty batches of committed entries, in the order they were
+    /// handed out (a `Ready`'s, then its `LightReady`'s).
+    pub committed: Vec<Vec<Entry>>,
+}
+
+impl Handled {
+    /// Every committed entry, in order.
+    pub fn committed_entries(&self) -> Vec<Entry> {
+        self.committed.concat()
+    }
+
+    fn push_committed(&mut self, entries: Vec<Entry>) {
+        if !entries.is_empty() {
+            self.committed.push(entries);
+        }
+    }
+}
+
+/// Handles one `Ready` of `node` the way a synchronous application does:
+/// persists its snapshot, entries and hard state into `storage`, advances,
+/// and records the commit index the `LightReady` reports. Applying is left
+/// to the caller, who calls `advance_apply` once it has applied the
+/// committed entries. `None` when the node has no `Ready`.
+pub fn persist_and_advance(
+    node: &mut RawNode<MemStorage>,
+    storage: &MemStorage,
+) -> Option<Handled> {
+    if !node.has_ready() {
+        return None;
+    }
+    let mut handled = Handled::default();
+    let mut rd = node.ready();
+    if !rd.snapshot().is_empty() {
+        storage
+            .wl()
+            .apply_snapshot(rd.snapshot().clone())
+            .expect("apply the Ready's snapshot");
+    }
+    storage
+        .wl()
+        .append(rd.entries())
+        .expect("append the Ready's entries");
+    if let Some(hs) = rd.hs() {
+        storage.wl().set_hardstate(hs.clone());
+    }
+    handled.messages.extend(rd.take_messages());
+    handled.messages.extend(rd.take_persisted_messages());
+    handled.push_committed(rd.take_committed_entries());
+    let mut light = node.advance(rd);
+    if let Some(commit) = light.commit_index() {
+        storage.wl().mut_hard_state().commit = commit;
+    }
+    handled.messages.extend(light.take_messages());
+    handled.push_committed(light.take_committed_entries());
+    Some(handled)
+}
+
+/// [`persist_and_advance`], then marks every committed entry applied.
+pub fn handle_ready(node: &mut RawNode<MemStorage>, storage: &MemStorage) -> Option<Handled> {
+    let handled = persist_and_advance(node, storage)?;
+    node.advance_apply();
+    Some(handled)
+}
+
+/// [`handle_ready`] until the node has no `Ready`; panics if it keeps
+/// producing them.
+pub fn handle_readies(node: &mut RawNode<MemStorage>, storage: &MemStorage) -> Handled {
+    let mut all = Handled::default();
+    for _ in 0..1000 {
+        let Some(handled) = handle_ready(node, storage) else {
+            return all;
+        };
+        all.messages.extend(handled.messages);
+        all.committed.extend(handled.committed);
+    }
+    panic!("node {} kept producing Ready", node.raft.id);
 }
