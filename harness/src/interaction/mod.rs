@@ -24,6 +24,13 @@
 //!   durable (see [`node::DurableState`]).
 //! - `log-level none|debug|info|warn|error`: the least severe node log line
 //!   printed (INFO at first).
+//! - `storage-error ID call=entries kind=compacted|unavailable|other
+//!   [count=N]`: the node's next `N` (1) reads of entries from its storage
+//!   fail with that error.
+//! - `send-msg type=T from=ID to=ID [term=N] [index=N] [log-term=N]
+//!   [commit=N] [reject=true] [reject-hint=N]`: puts a hand-made message in
+//!   flight (for messages no well-behaved node sends, or sends late), to be
+//!   delivered like any other.
 //!
 //! Inputs: `campaign ID`, `propose ID DATA`, `propose-conf-change ID
 //! [v1=true] [transition=auto|implicit|explicit] CHANGES..` (changes as
@@ -163,6 +170,8 @@ impl Env {
                     self.process_apply_thread(id);
                 }
             }
+            "storage-error" => self.storage_error(case),
+            "send-msg" => self.send_msg(case),
             "deliver-msgs" => self.deliver_msgs(case),
             "stabilize" => {
                 let ids = self.ids_or_all(case);
@@ -596,6 +605,45 @@ impl Env {
         }
         self.indent(-2);
         true
+    }
+
+    fn storage_error(&mut self, case: &TestCase) {
+        let id = self.one_id(case);
+        let call: String = self.required(case, "call");
+        assert_eq!(call, "entries", "{}: only entries calls fail", case.pos);
+        let kind: String = self.required(case, "kind");
+        let error = node::InjectedError::parse(&kind).unwrap_or_else(|| {
+            panic!(
+                "{}: kind is compacted, unavailable or other, not {kind}",
+                case.pos
+            )
+        });
+        let count = case.value("count").unwrap_or(1);
+        self.node(case, id)
+            .raw
+            .raft
+            .raft_log
+            .store
+            .fail_entries(error, count);
+    }
+
+    fn send_msg(&mut self, case: &TestCase) {
+        let name: String = self.required(case, "type");
+        let msg_type = format::parse_message_type(&name)
+            .unwrap_or_else(|| panic!("{}: unknown message type {name}", case.pos));
+        let mut m = Message {
+            from: self.required(case, "from"),
+            to: self.required(case, "to"),
+            term: case.value("term").unwrap_or(0),
+            index: case.value("index").unwrap_or(0),
+            log_term: case.value("log-term").unwrap_or(0),
+            commit: case.value("commit").unwrap_or(0),
+            reject: case.value("reject").unwrap_or(false),
+            reject_hint: case.value("reject-hint").unwrap_or(0),
+            ..Default::default()
+        };
+        m.set_msg_type(msg_type);
+        self.messages.push(m);
     }
 
     fn deliver_msgs(&mut self, case: &TestCase) {

@@ -3,6 +3,7 @@
 //! crash ([`Node::restart`]) keeps exactly that.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use protobuf::Message as _;
 use raft::eraftpb::{
@@ -10,7 +11,7 @@ use raft::eraftpb::{
     SnapshotMetadata,
 };
 use raft::storage::MemStorage;
-use raft::{Config, RawNode, Result};
+use raft::{Config, Error, GetEntriesContext, RaftState, RawNode, Result, Storage, StorageError};
 use raft_proto::ConfChangeI;
 use slog::Logger;
 
@@ -92,10 +93,109 @@ pub struct AppendWork {
     pub messages: Vec<Message>,
 }
 
+/// An error a scenario makes the storage return (`storage-error`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedError {
+    /// [`StorageError::Compacted`]: the entries are behind a snapshot.
+    Compacted,
+    /// [`StorageError::Unavailable`].
+    Unavailable,
+    /// [`StorageError::Other`]: any failure of the storage itself.
+    Other,
+}
+
+impl InjectedError {
+    /// Parses `compacted`, `unavailable` or `other`.
+    pub fn parse(name: &str) -> Option<InjectedError> {
+        match name {
+            "compacted" => Some(InjectedError::Compacted),
+            "unavailable" => Some(InjectedError::Unavailable),
+            "other" => Some(InjectedError::Other),
+            _ => None,
+        }
+    }
+
+    fn to_error(self) -> Error {
+        Error::Store(match self {
+            InjectedError::Compacted => StorageError::Compacted,
+            InjectedError::Unavailable => StorageError::Unavailable,
+            InjectedError::Other => StorageError::Other("injected by the scenario".into()),
+        })
+    }
+}
+
+/// The storage a node reads through: its [`MemStorage`], whose next
+/// `entries` calls fail as a scenario asks.
+#[derive(Clone)]
+pub struct ScenarioStorage {
+    store: MemStorage,
+    /// The error the next `entries` calls return, and how many of them do.
+    entries_failures: Arc<Mutex<(InjectedError, usize)>>,
+}
+
+impl ScenarioStorage {
+    fn new(store: MemStorage) -> ScenarioStorage {
+        ScenarioStorage {
+            store,
+            entries_failures: Arc::new(Mutex::new((InjectedError::Other, 0))),
+        }
+    }
+
+    /// Makes the next `count` calls of `entries` return `error`.
+    pub fn fail_entries(&self, error: InjectedError, count: usize) {
+        *self.lock_failures() = (error, count);
+    }
+
+    fn lock_failures(&self) -> std::sync::MutexGuard<'_, (InjectedError, usize)> {
+        self.entries_failures
+            .lock()
+            .expect("the failure plan is never held across a panic")
+    }
+}
+
+impl Storage for ScenarioStorage {
+    fn initial_state(&self) -> Result<RaftState> {
+        self.store.initial_state()
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        context: GetEntriesContext,
+    ) -> Result<Vec<Entry>> {
+        {
+            let mut failures = self.lock_failures();
+            if failures.1 > 0 {
+                failures.1 -= 1;
+                return Err(failures.0.to_error());
+            }
+        }
+        self.store.entries(low, high, max_size, context)
+    }
+
+    fn term(&self, idx: u64) -> Result<u64> {
+        self.store.term(idx)
+    }
+
+    fn first_index(&self) -> Result<u64> {
+        self.store.first_index()
+    }
+
+    fn last_index(&self) -> Result<u64> {
+        self.store.last_index()
+    }
+
+    fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot> {
+        self.store.snapshot(request_index, to)
+    }
+}
+
 /// One node of the environment.
 pub struct Node {
     /// The node.
-    pub raw: RawNode<MemStorage>,
+    pub raw: RawNode<ScenarioStorage>,
     /// The storage the node reads: everything written, durable or not.
     pub storage: MemStorage,
     /// What a crash keeps.
@@ -122,7 +222,7 @@ impl Node {
         logger: &Logger,
     ) -> Result<Node> {
         let storage = durable.to_storage();
-        let raw = RawNode::new(&config, storage.clone(), logger)?;
+        let raw = RawNode::new(&config, ScenarioStorage::new(storage.clone()), logger)?;
         Ok(Node {
             raw,
             storage,
