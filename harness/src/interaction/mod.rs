@@ -22,6 +22,10 @@
 //!   election timeout or one heartbeat interval. `tick ID N`: `N` ticks.
 //! - `restart ID`: crashes the node and starts it again from what was
 //!   durable (see [`node::DurableState`]).
+//! - `replace-node ID voters=(..) [learners=(..)]`: a new incarnation of
+//!   node `ID`, with the same config but nothing of the old one's storage:
+//!   an empty log bootstrapped with the given configuration (a node wiped
+//!   and added again under its old id).
 //! - `log-level none|debug|info|warn|error`: the least severe node log line
 //!   printed (INFO at first).
 //! - `storage-error ID call=entries kind=compacted|unavailable|other
@@ -145,6 +149,7 @@ impl Env {
                 let result = node.restart();
                 self.print_result(result);
             }
+            "replace-node" => self.replace_node(case),
             "log-level" => {
                 let name = case
                     .bare_words()
@@ -605,6 +610,28 @@ impl Env {
         }
         self.indent(-2);
         true
+    }
+
+    fn replace_node(&mut self, case: &TestCase) {
+        let id = self.one_id(case);
+        let old = self.node(case, id);
+        let config = Config {
+            applied: 0,
+            ..old.config.clone()
+        };
+        let async_writes = old.async_writes;
+        let durable = DurableState {
+            snapshot: None,
+            bootstrap: ConfState::from((case.ids("voters"), case.ids("learners"))),
+            entries: Vec::new(),
+            hard_state: HardState::default(),
+        };
+        match Node::new(config, durable, async_writes, &self.logger) {
+            Ok(node) => {
+                self.nodes.insert(id, node);
+            }
+            Err(e) => self.print(format!("error: cannot replace node {id}: {e}")),
+        }
     }
 
     fn storage_error(&mut self, case: &TestCase) {
