@@ -77,18 +77,6 @@ impl TestRaftBuilder {
         self
     }
 
-    /// The election timeout in ticks.
-    pub fn election_ticks(mut self, ticks: usize) -> Self {
-        self.config.election_tick = ticks;
-        self
-    }
-
-    /// The heartbeat interval in ticks.
-    pub fn heartbeat_ticks(mut self, ticks: usize) -> Self {
-        self.config.heartbeat_tick = ticks;
-        self
-    }
-
     /// Whether the node runs a pre-vote before campaigning (thesis §9.6).
     pub fn pre_vote(mut self, on: bool) -> Self {
         self.config.pre_vote = on;
