@@ -19,7 +19,7 @@ use raft::eraftpb::{
     Snapshot,
 };
 use raft::storage::MemStorage;
-use raft::{Config, RawNode, StateRole};
+use raft::{Config, GetEntriesContext, RaftState, RawNode, StateRole, Storage, StorageError};
 use slog::{o, Discard, Logger};
 
 fn assert_clean(seed: u64, faults: FaultLevel) {
@@ -143,10 +143,49 @@ fn a_node_with_a_configuration_still_votes() {
     }
 }
 
+/// A [`MemStorage`] whose snapshots never reach past the commit index, as
+/// an application's state machine cannot (`MemStorage` itself raises a
+/// snapshot to any requested index).
+#[derive(Clone)]
+struct Store(MemStorage);
+
+impl Storage for Store {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        self.0.initial_state()
+    }
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        self.0.entries(low, high, max_size, context)
+    }
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        self.0.term(idx)
+    }
+    fn first_index(&self) -> raft::Result<u64> {
+        self.0.first_index()
+    }
+    fn last_index(&self) -> raft::Result<u64> {
+        self.0.last_index()
+    }
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
+        let commit = self.0.rl().hard_state().commit;
+        if request_index > commit {
+            return Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable,
+            ));
+        }
+        self.0.snapshot(request_index, to)
+    }
+}
+
 /// A small driver: every node persists, sends and applies synchronously;
 /// messages to nodes that are down are lost.
 struct Cluster {
-    nodes: BTreeMap<u64, RawNode<MemStorage>>,
+    nodes: BTreeMap<u64, RawNode<Store>>,
     applied: BTreeMap<u64, u64>,
     down: BTreeSet<u64>,
     /// The index of the last snapshot each node restored.
@@ -166,7 +205,7 @@ impl Cluster {
             .mut_metadata()
             .set_conf_state(ConfState::from((vec![1], vec![])));
         store.wl().apply_snapshot(snapshot).unwrap();
-        let node = RawNode::new(&config(1, false), store, &logger()).unwrap();
+        let node = RawNode::new(&config(1, false), Store(store), &logger()).unwrap();
         let mut cluster = Cluster {
             nodes: BTreeMap::from([(1, node)]),
             applied: BTreeMap::from([(1, 1)]),
@@ -185,7 +224,8 @@ impl Cluster {
 
     /// Starts `id` as an empty node, as a new server starts.
     fn start_empty(&mut self, id: u64) {
-        let node = RawNode::new(&config(id, false), MemStorage::new(), &logger()).unwrap();
+        let store = Store(MemStorage::new());
+        let node = RawNode::new(&config(id, false), store, &logger()).unwrap();
         self.nodes.insert(id, node);
         self.applied.insert(id, 0);
     }
@@ -213,12 +253,12 @@ impl Cluster {
         self.pump();
     }
 
-    fn apply(node: &mut RawNode<MemStorage>, applied: &mut u64, entries: Vec<Entry>) {
+    fn apply(node: &mut RawNode<Store>, applied: &mut u64, entries: Vec<Entry>) {
         for e in entries {
             if e.entry_type() == EntryType::EntryConfChange {
                 let cc = ConfChange::parse_from_bytes(&e.data).unwrap();
                 let cs = node.apply_conf_change(&cc).unwrap();
-                node.mut_store().wl().set_conf_state(cs);
+                node.mut_store().0.wl().set_conf_state(cs);
             }
             *applied = e.index;
         }
@@ -239,18 +279,18 @@ impl Cluster {
                     let snap = rd.snapshot().clone();
                     *applied = snap.get_metadata().index;
                     self.restored.insert(*id, *applied);
-                    node.mut_store().wl().apply_snapshot(snap).unwrap();
+                    node.mut_store().0.wl().apply_snapshot(snap).unwrap();
                 }
-                node.mut_store().wl().append(rd.entries()).unwrap();
+                node.mut_store().0.wl().append(rd.entries()).unwrap();
                 if let Some(hs) = rd.hs() {
-                    node.mut_store().wl().set_hardstate(hs.clone());
+                    node.mut_store().0.wl().set_hardstate(hs.clone());
                 }
                 msgs.extend(rd.take_persisted_messages());
                 let committed = rd.take_committed_entries();
                 Self::apply(node, applied, committed);
                 let mut light = node.advance(rd);
                 if let Some(commit) = light.commit_index() {
-                    node.mut_store().wl().mut_hard_state().commit = commit;
+                    node.mut_store().0.wl().mut_hard_state().commit = commit;
                 }
                 msgs.extend(light.take_messages());
                 let committed = light.take_committed_entries();
@@ -346,7 +386,7 @@ fn a_snapshot_request_past_the_leader_commit_ends() {
     leader.propose(vec![], b"x".to_vec()).unwrap();
     // Followers append the entry, their acknowledgements are lost.
     let mut rd = leader.ready();
-    leader.mut_store().wl().append(rd.entries()).unwrap();
+    leader.mut_store().0.wl().append(rd.entries()).unwrap();
     let appends = rd.take_messages();
     let _ = leader.advance(rd);
     let last = leader.raft.raft_log.last_index();
@@ -356,7 +396,7 @@ fn a_snapshot_request_past_the_leader_commit_ends() {
         let follower = cluster.nodes.get_mut(&m.to).unwrap();
         follower.step(m).unwrap();
         let rd = follower.ready();
-        follower.mut_store().wl().append(rd.entries()).unwrap();
+        follower.mut_store().0.wl().append(rd.entries()).unwrap();
         let _ = follower.advance(rd);
     }
     for id in [2, 3] {
