@@ -547,8 +547,9 @@ impl<T: Storage> RawNode<T> {
     /// entry of its own term first. Call again after a leader change if the
     /// snapshot is still wanted.
     ///
-    /// Fails with [`Error::RequestSnapshotDropped`] on a leader, without a leader, with a snapshot or a request pending,
-    /// or when the last entry is not of the current term.
+    /// Fails with [`Error::RequestSnapshotDropped`] on a leader, without a
+    /// leader, with a snapshot or a request pending, or when the last entry
+    /// is not of the current term.
     pub fn request_snapshot(&mut self) -> Result<()> {
         let result = self.raft.request_snapshot();
         self.collect_messages();
