@@ -537,7 +537,19 @@ impl<T: Storage> RawNode<T> {
     }
 
     /// Asks the leader for a snapshot (a follower whose state machine needs
-    /// rebuilding).
+    /// rebuilding) at or past this node's last index. Until it arrives the
+    /// follower refuses appends.
+    ///
+    /// The request acknowledges the follower's last entry (the leader may
+    /// need it to commit that far, which the snapshot must reach), and it
+    /// ends when the follower installs a snapshot, campaigns, or moves to a
+    /// new term: a later leader would need this follower to acknowledge an
+    /// entry of its own term first. Call again after a leader change if the
+    /// snapshot is still wanted.
+    ///
+    /// Fails with [`Error::RequestSnapshotDropped`] on a leader, without a
+    /// leader, with a snapshot or a request pending, or when the last entry
+    /// is not of the current term.
     pub fn request_snapshot(&mut self) -> Result<()> {
         let result = self.raft.request_snapshot();
         self.collect_messages();

@@ -299,8 +299,20 @@ impl<T: Storage> Raft<T> {
         // A lower-priority candidate wins only with a longer log.
         let priority_ok =
             m.index > self.raft_log.last_index() || message_priority(m) >= self.priority;
+        let configured = self.has_configuration();
+        if !configured {
+            debug!(
+                self.logger,
+                "refusing to vote: this node has no configuration yet (never bootstrapped, \
+                 restored a snapshot or applied a configuration change), so it may be an \
+                 earlier member that lost its data";
+                "msg type" => ?msg_type,
+                "from" => m.from,
+                "term" => m.term,
+            );
+        }
 
-        if can_vote && up_to_date && priority_ok {
+        if can_vote && up_to_date && priority_ok && configured {
             self.log_vote(m, "cast");
             let mut resp = Message::new();
             resp.set_msg_type(vote_resp_msg_type(msg_type));
@@ -333,6 +345,25 @@ impl<T: Storage> Raft<T> {
             self.send(resp);
             self.maybe_commit_by_vote(m);
         }
+    }
+
+    /// Whether this node has any configuration: voters (incoming or
+    /// outgoing) or learners. A node without one was never bootstrapped,
+    /// never restored a snapshot and never applied a configuration change.
+    ///
+    /// Such a node grants no vote and no pre-vote. It may be a former member
+    /// whose data was wiped and which was added back under its old id: its
+    /// earlier incarnation acknowledged entries and cast votes it no longer
+    /// remembers, and a node holding a stale configuration that still lists
+    /// the id could count the empty node's vote towards a majority that
+    /// lacks those entries (§5.4's overlap argument needs every voter to
+    /// keep its promises; tikv/tikv#10533). New servers likewise join
+    /// without a vote until they caught up (thesis §4.2.1).
+    pub(crate) fn has_configuration(&self) -> bool {
+        let conf = self.prs.conf();
+        !conf.voters().incoming().is_empty()
+            || !conf.voters().outgoing().is_empty()
+            || !conf.learners().is_empty()
     }
 
     fn log_vote(&self, m: &Message, what: &str) {
@@ -384,8 +415,28 @@ impl<T: Storage> Raft<T> {
     }
 
     /// Becomes a follower of `leader_id` in `term`.
+    ///
+    /// A pending snapshot request survives only within its term. It was
+    /// addressed to that term's leader; a later leader may need this
+    /// follower's acknowledgement of an entry of its own term to commit
+    /// anything (§5.4.2), which a follower waiting for a snapshot never
+    /// gives, while no snapshot reaches past what that leader committed: the
+    /// request could never end.
     pub fn become_follower(&mut self, term: u64, leader_id: u64) {
-        let pending_request_snapshot = self.pending_request_snapshot;
+        let pending_request_snapshot = if term == self.term {
+            self.pending_request_snapshot
+        } else {
+            if is_set(self.pending_request_snapshot) {
+                info!(
+                    self.logger,
+                    "dropping the snapshot request of an earlier term";
+                    "request index" => self.pending_request_snapshot,
+                    "term" => self.term,
+                    "new term" => term,
+                );
+            }
+            INVALID_INDEX
+        };
         self.reset(term);
         self.leader_id = leader_id;
         self.state = StateRole::Follower;

@@ -331,6 +331,34 @@ impl<T: Storage> Raft<T> {
         self.send(to_send);
     }
 
+    /// A snapshot request names the follower's last entry (`reject_hint`,
+    /// `log_term`), which is durable when the request is sent (a follower's
+    /// messages wait for its writes). Where this leader holds the same entry,
+    /// the follower's log matches it up to there (§5.3): the request
+    /// acknowledges that entry, as an append response would.
+    ///
+    /// Without this, a follower whose last acknowledgement was lost asks for
+    /// a snapshot past the leader's commit index and then refuses appends;
+    /// when the leader needs that follower for a quorum, nothing commits and
+    /// no snapshot ever reaches the requested index.
+    fn take_snapshot_request_as_ack(&mut self, m: &Message) {
+        let (index, term) = (m.reject_hint, m.log_term);
+        if term == 0 || index > self.raft_log.last_index() || !self.raft_log.match_term(index, term)
+        {
+            return;
+        }
+        let ack = Message {
+            msg_type: MessageType::MsgAppendResponse.into(),
+            from: m.from,
+            to: m.to,
+            term: m.term,
+            index,
+            commit: m.commit,
+            ..Default::default()
+        };
+        self.handle_append_response(&ack);
+    }
+
     pub(crate) fn handle_append_response(&mut self, m: &Message) {
         let last_index = self.raft_log.last_index();
         if m.index > last_index {
@@ -350,6 +378,10 @@ impl<T: Storage> Raft<T> {
                 .raft_log
                 .find_conflict_by_term(next_probe_index, m.log_term)
                 .0;
+        }
+
+        if m.reject && is_set(m.request_snapshot) {
+            self.take_snapshot_request_as_ack(m);
         }
 
         let pr = self.prs.get_mut(m.from).unwrap();

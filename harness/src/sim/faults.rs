@@ -134,31 +134,37 @@ impl Sim {
             for change in &changes {
                 self.prepare_added_node(change, &conf);
             }
+            let ids: Vec<u64> = changes.iter().map(|c| c.node_id).collect();
             let raw = self
                 .nodes
                 .get_mut(&leader)
                 .and_then(|n| n.raw.as_mut())
                 .expect("up");
-            if !self.params.conf_change_v2 || (changes.len() == 1 && self.rng.gen_bool(0.5)) {
-                let cc = ConfChange {
-                    change_type: changes[0].change_type,
-                    node_id: changes[0].node_id,
-                    ..Default::default()
+            let result =
+                if !self.params.conf_change_v2 || (changes.len() == 1 && self.rng.gen_bool(0.5)) {
+                    let cc = ConfChange {
+                        change_type: changes[0].change_type,
+                        node_id: changes[0].node_id,
+                        ..Default::default()
+                    };
+                    raw.propose_conf_change(vec![], cc)
+                } else {
+                    let transition = [
+                        ConfChangeTransition::Auto,
+                        ConfChangeTransition::Implicit,
+                        ConfChangeTransition::Explicit,
+                    ][self.rng.gen_range(0..3)];
+                    let cc = ConfChangeV2 {
+                        transition: transition.into(),
+                        changes,
+                        ..Default::default()
+                    };
+                    raw.propose_conf_change(vec![], cc)
                 };
-                raw.propose_conf_change(vec![], cc)
-            } else {
-                let transition = [
-                    ConfChangeTransition::Auto,
-                    ConfChangeTransition::Implicit,
-                    ConfChangeTransition::Explicit,
-                ][self.rng.gen_range(0..3)];
-                let cc = ConfChangeV2 {
-                    transition: transition.into(),
-                    changes,
-                    ..Default::default()
-                };
-                raw.propose_conf_change(vec![], cc)
+            if result.is_ok() {
+                self.note_readded(leader, &ids);
             }
+            result
         };
         let ok = u64::from(result.is_ok());
         self.trace.event(&[self.now, leader, ok, 0xCC], || {
@@ -233,14 +239,64 @@ impl Sim {
         }
         match self.nodes.get_mut(&id) {
             Some(node) => {
+                // It starts once a member applied the re-add.
                 node.wipe();
                 self.note(id, 0, "wipe re-added node");
             }
             None => {
                 self.nodes
                     .insert(id, SimNode::new(id, ConfState::default()));
+                self.start_node(id);
             }
         }
-        self.start_node(id);
+    }
+
+    /// Records where the proposal that re-adds wiped nodes landed in the
+    /// leader's log.
+    fn note_readded(&mut self, leader: u64, ids: &[u64]) {
+        let Some(index) = self.nodes[&leader]
+            .raw
+            .as_ref()
+            .map(|raw| raw.raft.raft_log.last_index())
+        else {
+            return;
+        };
+        for id in ids {
+            if let Some(node) = self.nodes.get_mut(id) {
+                if node.readded_at == Some(u64::MAX) {
+                    node.readded_at = Some(index);
+                }
+            }
+        }
+    }
+
+    /// Starts each wiped node whose re-add a member has applied, from that
+    /// member's state (what a correct application does when it re-adds an
+    /// id; see [`SimNode::seed_from`]).
+    pub(super) fn seed_readded_nodes(&mut self) {
+        let waiting: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.readded_at.is_some_and(|at| at != u64::MAX))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in waiting {
+            let Some(member) = self
+                .nodes
+                .iter()
+                .filter(|(&other, _)| other != id)
+                .max_by_key(|(_, n)| n.durable.machine.applied)
+                .map(|(&other, _)| other)
+            else {
+                continue;
+            };
+            let member = self.nodes.remove(&member).expect("known");
+            let seeded = self.nodes.get_mut(&id).expect("known").seed_from(&member);
+            self.nodes.insert(member.id, member);
+            if seeded {
+                self.note(id, 0, "start re-added node from a member's snapshot");
+                self.start_node(id);
+            }
+        }
     }
 }

@@ -36,6 +36,7 @@ impl Sim {
     /// Runs every member (restarting crashed ones, creating missing ones)
     /// and stops every other node, as an operator shuts removed nodes down.
     fn start_members(&mut self, members: &[u64]) {
+        self.seed_readded_nodes();
         let ids: Vec<u64> = self.nodes.keys().copied().collect();
         for id in ids {
             let node = self.nodes.get_mut(&id).expect("known");

@@ -21,8 +21,9 @@
 //! partitions and healing; crashes and restarts; log compaction (snapshots);
 //! `request_snapshot`; storage answering `LogTemporarilyUnavailable`;
 //! membership changes (v1 and v2, joint with automatic and explicit leave,
-//! removing the leader, promoting learners, rarely re-adding a removed id as
-//! an empty node); leader transfer. Clients issue puts, deletes and reads on
+//! removing the leader, promoting learners, rarely re-adding a removed id
+//! after wiping its node, which then starts from a member's snapshot at or
+//! past the re-add, as the `raft` crate docs require); leader transfer. Clients issue puts, deletes and reads on
 //! leaders and followers. All randomness comes from one seeded generator and
 //! each node's `Config::rng_seed` is derived from the seed, so a seed replays
 //! exactly.
@@ -246,6 +247,7 @@ impl Sim {
             self.issue_client_op();
         }
         self.restart_due_nodes();
+        self.seed_readded_nodes();
         // The core asked for a newer snapshot than the one stored.
         for node in self.nodes.values_mut() {
             if node.snapshot_wanted() {

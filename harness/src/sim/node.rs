@@ -255,6 +255,11 @@ pub struct SimNode {
     pub fetching: Vec<GetEntriesContext>,
     /// The step at which a crashed node restarts.
     pub restart_at: Option<u64>,
+    /// Set while a wiped node waits to be re-added: the log index of the
+    /// configuration change that adds it back (`u64::MAX` until proposed).
+    /// It starts only from a member's state at or past that index (see
+    /// [`SimNode::seed_from`]).
+    pub readded_at: Option<u64>,
 }
 
 impl SimNode {
@@ -286,6 +291,7 @@ impl SimNode {
             waiting_reads: Vec::new(),
             fetching: Vec::new(),
             restart_at: None,
+            readded_at: None,
         }
     }
 
@@ -370,11 +376,66 @@ impl SimNode {
         self.fetching.clear();
     }
 
-    /// Wipes the node into an empty one (a removed id re-added).
+    /// Wipes the node into an empty one (a removed id about to be re-added).
+    /// It stays down until [`SimNode::seed_from`] gives it a member's state.
     pub fn wipe(&mut self) {
         self.crash();
         self.durable = Durable::default();
         self.incarnation += 1;
+        self.restart_at = None;
+        self.readded_at = Some(u64::MAX);
+    }
+
+    /// Gives a wiped node the durable state of `member`, if that member has
+    /// applied the configuration change that re-adds this id: a snapshot of
+    /// its state machine at its applied index, and its term.
+    ///
+    /// This is the duty of an application that re-adds an id whose node lost
+    /// its data (see the `raft` crate docs): the new incarnation must not
+    /// start empty or from an older snapshot, or it could vote before its
+    /// log holds what the earlier incarnation acknowledged.
+    pub fn seed_from(&mut self, member: &SimNode) -> bool {
+        let Some(readded_at) = self.readded_at else {
+            return false;
+        };
+        let machine = &member.durable.machine;
+        let cs = &machine.conf_state;
+        let listed = cs
+            .voters
+            .iter()
+            .chain(&cs.learners)
+            .any(|&id| id == self.id);
+        if machine.applied < readded_at || !listed {
+            return false;
+        }
+        let index = machine.applied;
+        let from = &member.durable;
+        let term = if from.snapshot_index() == index {
+            from.snapshot.get_metadata().term
+        } else {
+            match from.entries.iter().find(|e| e.index == index) {
+                Some(e) => e.term,
+                None => return false,
+            }
+        };
+        let mut snapshot = Snapshot {
+            data: machine.encode().into(),
+            ..Default::default()
+        };
+        let meta = snapshot.mut_metadata();
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(cs.clone());
+        let mut durable = Durable {
+            snapshot,
+            machine: machine.clone(),
+            ..Default::default()
+        };
+        durable.hard_state.term = from.hard_state.term.max(term);
+        durable.hard_state.commit = index;
+        self.durable = durable;
+        self.readded_at = None;
+        true
     }
 
     /// Compacts the log at the applied index, making a snapshot of the state
