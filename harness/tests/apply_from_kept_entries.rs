@@ -171,15 +171,18 @@ fn kept_entries_are_paged_by_max_committed_size_per_ready() {
     follower.step(append(1, 1, 3, 1, vec![], 3)).unwrap();
     let mut pages = vec![];
     while follower.has_ready() {
-        let page = handle_ready(&mut follower);
-        if !page.is_empty() {
-            pages.push(summary(&page));
-        }
+        let mut rd = follower.ready();
+        persist(&follower, &rd);
+        pages.push(summary(&rd.take_committed_entries()));
+        let mut light = follower.advance(rd);
+        pages.push(summary(&light.take_committed_entries()));
+        follower.advance_apply();
     }
+    pages.retain(|page| !page.is_empty());
     // A zero limit hands out one entry per page.
     let expected: Vec<_> = old_entries()
         .iter()
-        .map(|e| summary(&[e.clone()]))
+        .map(|e| summary(std::slice::from_ref(e)))
         .collect();
     assert_eq!(pages, expected);
 }
