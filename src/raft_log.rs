@@ -3,6 +3,7 @@
 
 use std::cmp;
 use std::fmt;
+use std::mem;
 
 use slog::Logger;
 
@@ -10,7 +11,7 @@ use crate::eraftpb::{Entry, Snapshot};
 use crate::errors::{Error, Result, StorageError};
 use crate::log_unstable::Unstable;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
-use crate::util::{limit_entries_size, NO_LIMIT};
+use crate::util::{entries_within_size, limit_entries_size, NO_LIMIT};
 
 /// The log of a Raft node: stored entries followed by unstable ones.
 ///
@@ -33,6 +34,13 @@ pub struct RaftLog<T: Storage> {
     /// How far past `persisted` committed entries may be handed out for
     /// apply (set by the core from the config).
     pub(crate) max_apply_unpersisted_log_limit: u64,
+    /// Entries handed out to be persisted and given back with their
+    /// `Ready` once written, not yet handed out for apply: committed entries
+    /// move out of here instead of being read back (cloned) from the
+    /// storage. Contiguous, all below `unstable.offset`, and the same
+    /// entries the storage holds at those indexes: an append that replaces
+    /// any of them, or a snapshot, drops them (see `keep_for_apply`).
+    kept_for_apply: Vec<Entry>,
 }
 
 impl<T: Storage> fmt::Display for RaftLog<T> {
@@ -71,6 +79,7 @@ impl<T: Storage> RaftLog<T> {
             applied: first_index - 1,
             unstable: Unstable::new(last_index + 1, logger),
             max_apply_unpersisted_log_limit: 0,
+            kept_for_apply: Vec::new(),
         }
     }
 
@@ -529,6 +538,13 @@ impl<T: Storage> RaftLog<T> {
         if self.persisted > after {
             self.persisted = after;
         }
+        // Entries kept for apply from `first_index` on are being replaced.
+        if let Some(kept_first) = self.kept_for_apply.first() {
+            let keep = first_index.saturating_sub(kept_first.index) as usize;
+            if keep < self.kept_for_apply.len() {
+                self.kept_for_apply.truncate(keep);
+            }
+        }
     }
 
     /// The entries from `idx` to the last index, stopping before `max_size`
@@ -597,6 +613,14 @@ impl<T: Storage> RaftLog<T> {
     /// If the storage cannot return committed entries: they are readable by
     /// the storage contract.
     pub fn next_entries_since(&self, since_idx: u64, max_size: Option<u64>) -> Option<Vec<Entry>> {
+        let (offset, high, bounds) = self.next_entries_range(since_idx)?;
+        Some(self.read_committed(offset, high, max_size, bounds))
+    }
+
+    /// The half-open range of committed entries after `since_idx` that may be
+    /// handed out for apply, with the bounds it was computed from; `None`
+    /// when it is empty. See [`next_entries_since`](Self::next_entries_since).
+    fn next_entries_range(&self, since_idx: u64) -> Option<(u64, u64, LogBounds)> {
         let first = self.first_index();
         let offset = cmp::max(since_idx + 1, first);
         let high = self.applied_index_upper_bound() + 1;
@@ -607,6 +631,22 @@ impl<T: Storage> RaftLog<T> {
             first,
             last: self.last_index(),
         };
+        Some((offset, high, bounds))
+    }
+
+    /// The committed entries in `[offset, high)`, read from the log.
+    ///
+    /// # Panics
+    ///
+    /// If the storage cannot return them: committed entries are readable by
+    /// the storage contract.
+    fn read_committed(
+        &self,
+        offset: u64,
+        high: u64,
+        max_size: Option<u64>,
+        bounds: LogBounds,
+    ) -> Vec<Entry> {
         match self.slice_within(
             offset,
             high,
@@ -614,8 +654,81 @@ impl<T: Storage> RaftLog<T> {
             GetEntriesContext::new(GetEntriesFor::GenReady),
             bounds,
         ) {
-            Ok(ents) => Some(ents),
+            Ok(ents) => ents,
             Err(e) => panic!("cannot read committed entries [{offset}, {high}): {e}"),
+        }
+    }
+
+    /// [`next_entries_since`](Self::next_entries_since), to hand the
+    /// entries out for apply: entries kept with
+    /// [`keep_for_apply`](Self::keep_for_apply) move out instead of being
+    /// read back from the storage. The result is the same.
+    pub(crate) fn take_next_entries_since(
+        &mut self,
+        since_idx: u64,
+        max_size: Option<u64>,
+    ) -> Option<Vec<Entry>> {
+        let (offset, high, bounds) = self.next_entries_range(since_idx)?;
+        // Kept entries below `offset` were applied, compacted or handed out
+        // from the storage: they are never handed out again.
+        let stale = match self.kept_for_apply.first() {
+            Some(first) => offset.saturating_sub(first.index) as usize,
+            None => 0,
+        };
+        if stale >= self.kept_for_apply.len() {
+            self.kept_for_apply = Vec::new();
+        } else if stale > 0 {
+            self.kept_for_apply.drain(..stale);
+        }
+        let covered = match (self.kept_for_apply.first(), self.kept_for_apply.last()) {
+            (Some(first), Some(last)) => first.index == offset && last.index + 1 >= high,
+            _ => false,
+        };
+        if !covered {
+            return Some(self.read_committed(offset, high, max_size, bounds));
+        }
+        let wanted = (high - offset) as usize;
+        let count = entries_within_size(&self.kept_for_apply[..wanted], max_size);
+        let entries = if count == self.kept_for_apply.len() {
+            mem::take(&mut self.kept_for_apply)
+        } else {
+            self.kept_for_apply.drain(..count).collect()
+        };
+        debug_assert!(
+            entries == self.read_committed(offset, high, max_size, bounds),
+            "entries kept for apply differ from the log's [{offset}, {high})"
+        );
+        Some(entries)
+    }
+
+    /// Keeps `entries`, just handed back with their `Ready` after being
+    /// written to the storage, to hand them out for apply once committed
+    /// (see [`take_next_entries_since`](Self::take_next_entries_since)).
+    ///
+    /// They are kept only while they are still this log's entries: below
+    /// the unstable part, with no snapshot pending, and the storage holding
+    /// the last of them with the same term (by the Log Matching property,
+    /// §5.3, it then holds all of them). Anything else (they were replaced
+    /// after being handed out) drops them, and the storage serves the apply.
+    pub(crate) fn keep_for_apply(&mut self, entries: Vec<Entry>) {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return;
+        };
+        if last.index >= self.unstable.offset
+            || self.unstable.snapshot.is_some()
+            || last.index <= self.applied
+            || !self
+                .store
+                .term(last.index)
+                .is_ok_and(|term| term == last.term)
+        {
+            return;
+        }
+        match self.kept_for_apply.last() {
+            Some(kept_last) if kept_last.index + 1 == first.index => {
+                self.kept_for_apply.extend(entries);
+            }
+            _ => self.kept_for_apply = entries,
         }
     }
 
@@ -673,6 +786,7 @@ impl<T: Storage> RaftLog<T> {
             self.persisted = index;
         }
         self.committed = index;
+        self.kept_for_apply = Vec::new();
         self.unstable.restore(snapshot);
     }
 

@@ -673,8 +673,9 @@ impl<T: Storage> RawNode<T> {
         if let Some((index, _)) = record.snapshot {
             self.raft.raft_log.stable_snap(index);
         }
-        // Moved out rather than copied: once handed out, the core reads
-        // them back through the storage.
+        // Moved out rather than copied: once handed out, the core reads them
+        // back through the storage, or, for apply, takes them back from the
+        // `Ready` they come back with (`advance_append`).
         rd.entries = self.raft.raft_log.take_unstable_entries();
         if let Some(last) = rd.entries.last() {
             rd.must_sync = true;
@@ -700,7 +701,7 @@ impl<T: Storage> RawNode<T> {
         let entries = self
             .raft
             .raft_log
-            .next_entries_since(self.commit_since_index, Some(max_size))
+            .take_next_entries_since(self.commit_since_index, Some(max_size))
             .unwrap_or_default();
         if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
             // Pages follow each other: never an entry handed out twice
@@ -728,13 +729,13 @@ impl<T: Storage> RawNode<T> {
     /// [`advance_apply_to`](Self::advance_apply_to) with the last committed
     /// index `rd` handed out. Apply the returned `LightReady`'s committed
     /// entries and then call [`advance_apply`](Self::advance_apply).
-    pub fn advance(&mut self, rd: Ready) -> LightReady {
+    pub fn advance(&mut self, mut rd: Ready) -> LightReady {
         let applied = self
             .records
             .iter()
             .find(|record| record.number == rd.number)
             .map_or(self.commit_since_index, |record| record.committed_through);
-        let light = self.advance_append(rd);
+        let light = self.acknowledge_append(rd.number, &mut rd.entries);
         // Never report less than already reported (a Ready acknowledged out
         // of order must not move `applied` back).
         self.advance_apply_to(applied.max(self.raft.raft_log.applied));
@@ -746,8 +747,21 @@ impl<T: Storage> RawNode<T> {
     /// apply. Returns the new commit index to persist, entries that became
     /// committed (a leader commits once its own write is durable) and
     /// messages that may be sent at once.
-    pub fn advance_append(&mut self, rd: Ready) -> LightReady {
-        self.on_persist_ready(rd.number);
+    pub fn advance_append(&mut self, mut rd: Ready) -> LightReady {
+        self.acknowledge_append(rd.number, &mut rd.entries)
+    }
+
+    /// [`advance_append`](Self::advance_append) of the `Ready` numbered
+    /// `number`, whose entries (if the application left them in it) are
+    /// `entries`. Takes the `Ready`'s parts by reference: the `Ready` itself
+    /// is not moved again.
+    fn acknowledge_append(&mut self, number: u64, entries: &mut Vec<Entry>) -> LightReady {
+        self.on_persist_ready(number);
+        // The entries just written come back with their `Ready`: the ones
+        // that commit are handed out for apply from here, not read back.
+        if !entries.is_empty() {
+            self.raft.raft_log.keep_for_apply(mem::take(entries));
+        }
         let mut light = LightReady::default();
         let commit = self.raft.raft_log.committed;
         if commit > self.prev_hs.commit {

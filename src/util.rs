@@ -62,6 +62,14 @@ fn entry_size_bound(e: &Entry) -> Option<u64> {
     Some(e.data.len() as u64 + e.context.len() as u64 + ENTRY_FIXED_SIZE_BOUND)
 }
 
+/// The sum of [`entry_size_bound`] over `entries` (an upper bound of their
+/// encoded size), or `None` when one of them carries unknown fields.
+pub(crate) fn entries_size_bound(entries: &[Entry]) -> Option<u64> {
+    entries.iter().try_fold(0u64, |sum, e| {
+        Some(sum.saturating_add(entry_size_bound(e)?))
+    })
+}
+
 /// How many of `entries` [`limit_size`] would keep for `max`, without
 /// touching them: callers can then copy only those.
 pub(crate) fn entries_within_size(entries: &[Entry], max: Option<u64>) -> usize {
@@ -72,9 +80,7 @@ pub(crate) fn entries_within_size(entries: &[Entry], max: Option<u64>) -> usize 
     };
     // The common case, a batch far below the limit, is decided from cheap
     // bounds; only a batch near the limit pays for exact protobuf sizes.
-    let bound = entries.iter().try_fold(0u64, |sum, e| {
-        Some(sum.saturating_add(entry_size_bound(e)?))
-    });
+    let bound = entries_size_bound(entries);
     if bound.is_some_and(|bound| bound <= max) {
         return entries.len();
     }

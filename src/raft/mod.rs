@@ -157,6 +157,9 @@ pub struct Raft<T: Storage> {
     /// Reads that arrived before this leader committed an entry of its
     /// term; answered once it has (etcd-io/etcd#7331).
     pending_read_index_messages: Vec<Message>,
+    /// Per follower, the size bound of the append that the last
+    /// `batch_append` merge grew (a leader's; emptied on every `reset`).
+    queued_append_bounds: Vec<replication::QueuedAppendBound>,
     rng: SmallRng,
     pub(crate) logger: Logger,
 }
@@ -220,6 +223,7 @@ impl<T: Storage> Raft<T> {
             uncommitted_state: UncommittedState::new(c.max_uncommitted_size),
             max_committed_size_per_ready: c.max_committed_size_per_ready,
             pending_read_index_messages: vec![],
+            queued_append_bounds: Vec::new(),
             msgs: vec![],
             prs: ProgressTracker::with_capacity(
                 conf_state.voters.len(),
@@ -576,6 +580,7 @@ impl<T: Storage> Raft<T> {
         self.pending_conf_index = 0;
         self.read_only = ReadOnly::new(self.read_only.option);
         self.pending_read_index_messages.clear();
+        self.queued_append_bounds = Vec::new();
 
         let last_index = self.raft_log.last_index();
         let committed = self.raft_log.committed;

@@ -14,7 +14,7 @@ use crate::errors::{Error, StorageError};
 use crate::raft_log::LogBounds;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
 use crate::tracker::{Progress, ProgressState};
-use crate::util::{concatenation_within_size, payload_size};
+use crate::util::{concatenation_within_size, entries_size_bound, payload_size};
 use crate::{INVALID_ID, INVALID_INDEX};
 
 use super::election::is_set;
@@ -94,8 +94,8 @@ impl<T: Storage> Raft<T> {
             }
             let term = self.raft_log.term_within(next_idx - 1, bounds);
             match (term, ents) {
-                (Ok(term), Ok(ents)) => {
-                    if self.batch_append && self.try_batching(to, &ents) {
+                (Ok(term), Ok(mut ents)) => {
+                    if self.batch_append && self.try_batching(to, &mut ents) {
                         return true;
                     }
                     self.prepare_send_entries(&mut m, next_idx - 1, term, ents);
@@ -143,10 +143,16 @@ impl<T: Storage> Raft<T> {
     /// do not stop a merge: they carry no entries and a commit index bounded
     /// by what the follower is known to hold. The merged message stays
     /// within `max_size_per_msg`, as every append does.
-    fn try_batching(&mut self, to: u64, ents: &[Entry]) -> bool {
-        let Some(first) = ents.first() else {
+    ///
+    /// On a merge the entries move out of `ents` into the queued message.
+    /// The size check is constant-time in the usual case: the size bound of
+    /// the entries queued for each follower is carried from one merge to the
+    /// next ([`QueuedAppendBound`]).
+    fn try_batching(&mut self, to: u64, ents: &mut Vec<Entry>) -> bool {
+        let (Some(first), Some(last)) = (ents.first(), ents.last()) else {
             return false;
         };
+        let (first, last) = (first.index, last.index);
         let committed = self.raft_log.committed;
         let term = self.term;
         let max_size = self.max_msg_size;
@@ -162,19 +168,53 @@ impl<T: Storage> Raft<T> {
             return false;
         }
         let queued_last = msg.entries.last().map_or(msg.index, |e| e.index);
-        if queued_last.checked_add(1) != Some(first.index)
-            || !concatenation_within_size(&msg.entries, ents, Some(max_size))
-        {
+        if queued_last.checked_add(1) != Some(first) {
             return false;
         }
-        msg.entries.extend_from_slice(ents);
+        let key = QueuedAppendKey {
+            term,
+            to,
+            index: msg.index,
+            last: queued_last,
+        };
+        let carried = self
+            .queued_append_bounds
+            .iter()
+            .position(|carried| carried.key.to == to);
+        let queued_bound = match carried.map(|i| self.queued_append_bounds[i]) {
+            Some(carried) if carried.key == key => Some(carried.bound),
+            _ => entries_size_bound(&msg.entries),
+        };
+        debug_assert!(
+            queued_bound.is_none() || queued_bound == entries_size_bound(&msg.entries),
+            "carried size bound of the append queued for {to} is stale"
+        );
+        let merged_bound = queued_bound
+            .zip(entries_size_bound(ents))
+            .map(|(queued, new)| queued.saturating_add(new));
+        let fits = match merged_bound {
+            // The bound decides as `concatenation_within_size` would.
+            Some(bound) if bound <= max_size => true,
+            _ => concatenation_within_size(&msg.entries, ents, Some(max_size)),
+        };
+        if !fits {
+            return false;
+        }
+        let pr = self.prs.get_mut(to).unwrap();
+        let bytes = inflight_payload_bytes(pr, ents);
+        msg.entries.append(ents);
         msg.commit = committed;
         debug_assert_eq!(msg.index + 1, msg.entries[0].index);
         debug_assert!(msg.entries.windows(2).all(|w| w[0].index + 1 == w[1].index));
-        let last = ents.last().unwrap().index;
-        let pr = self.prs.get_mut(to).unwrap();
-        let bytes = inflight_payload_bytes(pr, ents);
         pr.sent_entries(last, bytes);
+        if let Some(bound) = merged_bound {
+            let key = QueuedAppendKey { last, ..key };
+            let updated = QueuedAppendBound { key, bound };
+            match carried {
+                Some(i) => self.queued_append_bounds[i] = updated,
+                None => self.queued_append_bounds.push(updated),
+            }
+        }
         true
     }
 
@@ -659,4 +699,24 @@ fn entries_follow(m: &Message) -> Result<(), &'static str> {
         return Err("entry term above the message term");
     }
     Ok(())
+}
+
+/// Names one append queued by a leader: its term, its follower, the index
+/// it follows and its last entry's index. Within one term a leader's log
+/// only grows, so these name the same entries wherever they are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueuedAppendKey {
+    term: u64,
+    to: u64,
+    index: u64,
+    last: u64,
+}
+
+/// The size bound ([`entries_size_bound`]) of the entries of the append
+/// to one follower last grown by a merge, so that the next merge into it
+/// need not walk them again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueuedAppendBound {
+    key: QueuedAppendKey,
+    bound: u64,
 }
