@@ -84,9 +84,9 @@ impl<T: Storage> Raft<T> {
     /// term makes it known again.
     ///
     /// A no-op on leaders, candidates and pre-candidates, and with
-    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased):
-    /// lease reads rely on followers not voting while the leader's lease
-    /// holds, which forgetting the leader would break.
+    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased)
+    /// (as in etcd): lease reads rely on followers not voting while the
+    /// leader's lease may hold (thesis §6.4.1).
     pub fn forget_leader(&mut self) {
         if self.state != StateRole::Follower || self.leader_id == INVALID_ID {
             return;

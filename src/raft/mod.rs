@@ -333,8 +333,11 @@ impl<T: Storage> Raft<T> {
         hs
     }
 
-    /// Whether this node is a leader that may rely on its lease: it is the
-    /// leader and check quorum keeps that lease honest.
+    /// Whether this node is a leader with check quorum on (raft-rs 0.7's
+    /// meaning, kept). It does not say whether the lease holds now: with
+    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased)
+    /// a read is answered from the lease only while a quorum acknowledged
+    /// recent heartbeats, and confirmed by a heartbeat round otherwise.
     pub fn in_lease(&self) -> bool {
         self.state == StateRole::Leader && self.check_quorum
     }
