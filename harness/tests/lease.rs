@@ -4,6 +4,7 @@
 //! election timeout of hearing from a leader or of starting, whatever its
 //! term does meanwhile.
 
+use harness::sim::{run_seed, Options};
 use harness::{Interface, Network};
 use raft::eraftpb::{Entry, Message, MessageType};
 use raft::storage::MemStorage;
@@ -380,4 +381,23 @@ fn forget_leader_does_not_let_a_follower_vote_inside_the_lease() {
     node.step(request).unwrap();
     assert!(!granted(node));
     assert_eq!(node.term, term);
+}
+
+/// The simulator seeds that found stale lease reads (the old leader of
+/// the test above answering after a new leader acknowledged a write) stay
+/// clean.
+#[test]
+fn the_simulator_seeds_that_found_stale_lease_reads_stay_clean() {
+    for seed in [500_896, 501_575, 1_001_502, 1_002_269] {
+        let outcome = run_seed(seed, Options::default());
+        assert!(
+            outcome.params.lease_reads,
+            "seed {seed} no longer reads by lease"
+        );
+        assert!(
+            outcome.violations.is_empty(),
+            "seed {seed}: {:#?}\nreplay: cargo run --release -p harness --bin sim -- --seed {seed} --trace",
+            outcome.violations
+        );
+    }
 }
