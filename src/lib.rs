@@ -229,6 +229,7 @@ mod logger;
 mod confchange;
 mod config;
 mod errors;
+mod lease;
 mod log_unstable;
 mod message_kind;
 mod quorum;

@@ -10,6 +10,16 @@
 //! context therefore cannot be confirmed by delayed responses to an earlier
 //! round (etcd-io/etcd#20418): responses to an old round carry an old
 //! token, which names no pending read.
+//!
+//! In lease mode (thesis §6.4.1, see [`crate::lease`]) every heartbeat also
+//! carries the tick it was sent at, so that its acknowledgement extends the
+//! lease from that tick, never from when the acknowledgement arrived (a
+//! delayed one may answer an old heartbeat). The two kinds of context differ
+//! in length: a token alone is 8 bytes, big-endian; a lease context is 16,
+//! the send tick then the token of the newest pending read (0 when none is
+//! pending; tokens start at 1). Followers echo the context as they received
+//! it, as raft-rs 0.7's do. When the lease does not hold, a read in lease
+//! mode is confirmed by a round as in safe mode.
 
 use std::collections::VecDeque;
 
@@ -17,6 +27,7 @@ use bytes::Bytes;
 use slog::Logger;
 
 use crate::eraftpb::Message;
+use crate::lease::LeaderLease;
 use crate::{HashMap, HashSet};
 
 /// How the leader confirms it may answer a read.
@@ -25,8 +36,27 @@ pub enum ReadOnlyOption {
     /// Confirm leadership with a heartbeat round to a quorum (thesis §6.4).
     #[default]
     Safe,
-    /// Trust the leader lease (thesis §6.4.1). Requires `check_quorum`, and
-    /// is only safe while clock drift is bounded.
+    /// Trust the leader lease (thesis §6.4.1): answer at once while the
+    /// lease holds, else confirm the read with a heartbeat round as in
+    /// `Safe` mode. Requires `check_quorum`.
+    ///
+    /// The lease starts at the tick the leader *sent* a heartbeat that a
+    /// follower acknowledged (the heartbeat's `context` carries the tick),
+    /// and lasts `election_timeout - 1` ticks; it holds while such
+    /// acknowledgements from a quorum of voters (counting the leader) are
+    /// that recent, and never after the leader sent `MsgTimeoutNow` in its
+    /// term. In return every node in this mode refuses to vote (a leader
+    /// transfer's vote aside) and to campaign within `election_timeout`
+    /// ticks of hearing from the leader of its term, and within
+    /// `election_timeout` ticks of starting; `forget_leader` is a no-op.
+    ///
+    /// Sound when every voter runs in this mode and every node ticks at the
+    /// same rate (the tick timers of two nodes may be offset by up to one
+    /// tick), whatever the network does to messages and however nodes crash
+    /// and restart. It is not sound when a leader's ticks fall behind the
+    /// followers' (a stalled or slowed tick timer: clock drift, which thesis
+    /// §6.4.1 bounds by a drift factor), nor with voters that do not keep
+    /// the promise (raft-rs 0.7 nodes).
     LeaseBased,
 }
 
@@ -72,6 +102,8 @@ pub struct ReadOnly {
     /// its own (0 when none is known); see
     /// [`committed_in_term`](Self::committed_in_term).
     committed_term: u64,
+    /// The leader lease of lease mode (thesis §6.4.1).
+    pub(crate) lease: LeaderLease,
 }
 
 /// How many emptied acknowledgement sets [`ReadOnly`] keeps for reuse: enough
@@ -81,6 +113,10 @@ const SPARE_ACKS: usize = 8;
 
 /// The length of a heartbeat context that carries a read token.
 const TOKEN_LEN: usize = std::mem::size_of::<u64>();
+
+/// The length of a heartbeat context in lease mode: the send tick, then a
+/// read token (0 for none).
+const LEASE_CONTEXT_LEN: usize = 2 * TOKEN_LEN;
 
 /// How many tokens fit in one buffer of a [`ContextBuffer`].
 const TOKENS_PER_BUFFER: usize = 64;
@@ -131,9 +167,32 @@ impl ContextBuffer {
     }
 }
 
+/// The heartbeat context of lease mode: the send tick and the token of the
+/// newest pending read (0 when none is pending).
+pub(crate) fn lease_context(send_tick: u64, token: u64) -> Bytes {
+    let mut ctx = Vec::with_capacity(LEASE_CONTEXT_LEN);
+    ctx.extend_from_slice(&send_tick.to_be_bytes());
+    ctx.extend_from_slice(&token.to_be_bytes());
+    Bytes::from(ctx)
+}
+
+/// The read token a heartbeat context carries, if any.
 fn context_token(ctx: &[u8]) -> Option<u64> {
-    let bytes: [u8; 8] = ctx.try_into().ok()?;
-    Some(u64::from_be_bytes(bytes))
+    let token = match ctx.len() {
+        TOKEN_LEN => ctx,
+        LEASE_CONTEXT_LEN => &ctx[TOKEN_LEN..],
+        _ => return None,
+    };
+    let token = u64::from_be_bytes(token.try_into().ok()?);
+    (token != 0).then_some(token)
+}
+
+/// The send tick a lease-mode heartbeat context carries, if it is one.
+pub(crate) fn context_send_tick(ctx: &[u8]) -> Option<u64> {
+    if ctx.len() != LEASE_CONTEXT_LEN {
+        return None;
+    }
+    Some(u64::from_be_bytes(ctx[..TOKEN_LEN].try_into().ok()?))
 }
 
 impl ReadOnly {
@@ -146,25 +205,44 @@ impl ReadOnly {
         }
     }
 
-    /// Registers a read at commit index `index`, acknowledged by `self_id`.
-    /// Returns the heartbeat context of its round, or `None` when a read
-    /// with the same context is already pending (it will answer both).
-    pub(crate) fn add_request(&mut self, index: u64, req: Message, self_id: u64) -> Option<Bytes> {
+    /// Registers a read at commit index `index`, acknowledged by `self_id`,
+    /// as the newest pending read: the next heartbeat round carries its
+    /// token ([`heartbeat_context`](Self::heartbeat_context)). Returns
+    /// false when a read with the same context is already pending (its
+    /// round answers both).
+    pub(crate) fn add_request(&mut self, index: u64, req: Message, self_id: u64) -> bool {
         if self
             .pending_read_index
             .contains_key(&req.entries[0].data[..])
         {
-            return None;
+            return false;
         }
         let ctx = req.entries[0].data.to_vec();
-        let token = self.next_token;
+        // The read's token is the current `next_token`: see `position_of`.
         self.next_token += 1;
         let mut acks = self.spare_acks.pop().unwrap_or_default();
         acks.insert(self_id);
         let status = ReadIndexStatus { req, index, acks };
         self.pending_read_index.insert(ctx.clone(), status);
         self.read_index_queue.push_back(ctx);
-        Some(self.contexts.context(token))
+        true
+    }
+
+    /// The context of a heartbeat sent at tick `now`: in safe mode the
+    /// newest pending read's token (none when no read is pending), in lease
+    /// mode the send tick and that token.
+    pub(crate) fn heartbeat_context(&mut self, now: u64) -> Option<Bytes> {
+        match self.option {
+            ReadOnlyOption::Safe => self.last_pending_request_ctx(),
+            ReadOnlyOption::LeaseBased => {
+                let newest = if self.read_index_queue.is_empty() {
+                    0
+                } else {
+                    self.next_token - 1
+                };
+                Some(lease_context(now, newest))
+            }
+        }
     }
 
     /// Records that `id` answered the heartbeat round carrying `ctx`, and
@@ -312,11 +390,18 @@ mod tests {
         Logger::root(slog::Discard, slog::o!())
     }
 
+    /// Registers a read acknowledged by node 1, returning the context of
+    /// its round (`None` when the context is already pending).
+    fn add(ro: &mut ReadOnly, index: u64, ctx: &[u8]) -> Option<Bytes> {
+        ro.add_request(index, req(ctx), 1)
+            .then(|| ro.last_pending_request_ctx().unwrap())
+    }
+
     #[test]
     fn reads_are_confirmed_in_order_by_a_later_round() {
         let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
-        let c1 = ro.add_request(5, req(b"a"), 1).unwrap();
-        let c2 = ro.add_request(6, req(b"b"), 1).unwrap();
+        let c1 = add(&mut ro, 5, b"a").unwrap();
+        let c2 = add(&mut ro, 6, b"b").unwrap();
         assert_ne!(c1, c2);
         assert_eq!(ro.pending_read_count(), 2);
         assert_eq!(ro.last_pending_request_ctx(), Some(c2.clone()));
@@ -329,8 +414,8 @@ mod tests {
     #[test]
     fn duplicate_pending_context_is_not_registered_twice() {
         let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
-        assert!(ro.add_request(5, req(b"a"), 1).is_some());
-        assert!(ro.add_request(7, req(b"a"), 1).is_none());
+        assert!(add(&mut ro, 5, b"a").is_some());
+        assert!(add(&mut ro, 7, b"a").is_none());
         assert_eq!(ro.pending_read_count(), 1);
         assert_eq!(ro.pending_read_index[&b"a".to_vec()].index, 5);
     }
@@ -340,11 +425,11 @@ mod tests {
     #[test]
     fn retried_read_ignores_acks_of_an_earlier_round() {
         let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
-        let old = ro.add_request(5, req(b"a"), 1).unwrap();
+        let old = add(&mut ro, 5, b"a").unwrap();
         ro.recv_ack(2, &old);
         assert_eq!(ro.advance(&old, &logger()).len(), 1);
         // The retry reuses the caller's context.
-        let new = ro.add_request(9, req(b"a"), 1).unwrap();
+        let new = add(&mut ro, 9, b"a").unwrap();
         assert_ne!(old, new);
         // A delayed response to the first round arrives.
         assert!(ro.recv_ack(3, &old).is_none());
@@ -356,9 +441,9 @@ mod tests {
     #[test]
     fn rounds_are_found_by_token_after_older_reads_are_confirmed() {
         let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
-        let c1 = ro.add_request(5, req(b"a"), 1).unwrap();
-        let c2 = ro.add_request(6, req(b"b"), 1).unwrap();
-        let c3 = ro.add_request(7, req(b"c"), 1).unwrap();
+        let c1 = add(&mut ro, 5, b"a").unwrap();
+        let c2 = add(&mut ro, 6, b"b").unwrap();
+        let c3 = add(&mut ro, 7, b"c").unwrap();
         assert_eq!(ro.confirmed_by(&c1), 1);
         assert_eq!(ro.confirmed_by(&c3), 3);
         assert_eq!(ro.advance(&c1, &logger()).len(), 1);
@@ -372,7 +457,7 @@ mod tests {
         assert_eq!(ro.pending_read_index[&b"c".to_vec()].acks.len(), 2);
         assert_eq!(ro.pending_read_index[&b"b".to_vec()].acks.len(), 1);
         // Tokens not handed out yet, or far out of range, name nothing.
-        let next = ro.add_request(8, req(b"d"), 1).unwrap();
+        let next = add(&mut ro, 8, b"d").unwrap();
         assert_eq!(ro.confirmed_by(&next), 3);
         assert_eq!(ro.last_pending_request_ctx(), Some(next));
         for token in [0, 6, u64::MAX] {
@@ -385,18 +470,18 @@ mod tests {
     #[test]
     fn a_new_read_starts_with_only_the_leader_acknowledging() {
         let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
-        let c1 = ro.add_request(5, req(b"a"), 1).unwrap();
+        let c1 = add(&mut ro, 5, b"a").unwrap();
         ro.recv_ack(2, &c1);
         ro.recv_ack(3, &c1);
         assert_eq!(ro.advance(&c1, &logger()), vec![5]);
         // The confirmed read's set is reused, emptied of its acks.
-        let c2 = ro.add_request(6, req(b"b"), 1).unwrap();
+        let c2 = add(&mut ro, 6, b"b").unwrap();
         let acks = &ro.pending_read_index[&b"b".to_vec()].acks;
         assert_eq!(acks.iter().copied().collect::<Vec<_>>(), vec![1]);
         assert_eq!(ro.recv_ack(3, &c2).unwrap().len(), 2);
         // A burst of confirmed reads keeps only a few sets.
         for i in 0..20u8 {
-            ro.add_request(7, req(&[i]), 1).unwrap();
+            add(&mut ro, 7, &[i]).unwrap();
         }
         let last = ro.last_pending_request_ctx().unwrap();
         assert_eq!(ro.advance(&last, &logger()).len(), 21);
@@ -440,9 +525,51 @@ mod tests {
     }
 
     #[test]
+    fn lease_contexts_carry_the_send_tick_and_the_newest_token() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::LeaseBased);
+        let idle = ro.heartbeat_context(7).unwrap();
+        assert_eq!(idle.len(), LEASE_CONTEXT_LEN);
+        assert_eq!(context_send_tick(&idle), Some(7));
+        // No read is pending: the context names none.
+        assert_eq!(context_token(&idle), None);
+        assert!(ro.recv_ack(2, &idle).is_none());
+        assert_eq!(ro.confirmed_by(&idle), 0);
+
+        assert!(ro.add_request(5, req(b"a"), 1));
+        assert!(ro.add_request(6, req(b"b"), 1));
+        let round = ro.heartbeat_context(9).unwrap();
+        assert_eq!(context_send_tick(&round), Some(9));
+        assert_eq!(context_token(&round), Some(2));
+        assert_eq!(ro.recv_ack(2, &round).unwrap().len(), 2);
+        assert_eq!(ro.confirmed_by(&round), 2);
+        assert_eq!(ro.advance(&round, &logger()), vec![5, 6]);
+    }
+
+    #[test]
+    fn token_and_lease_contexts_are_told_apart_by_length() {
+        // A token alone carries no send tick, whatever its value.
+        assert_eq!(context_send_tick(&token_context(7)), None);
+        assert_eq!(context_token(&token_context(7)), Some(7));
+        let lease = lease_context(3, 7);
+        assert_eq!(
+            (context_send_tick(&lease), context_token(&lease)),
+            (Some(3), Some(7))
+        );
+        for bad in [&b""[..], b"short", &[0; 9], &[0; 15], &[0; 17]] {
+            assert_eq!(context_send_tick(bad), None, "{bad:?}");
+            assert_eq!(context_token(bad), None, "{bad:?}");
+        }
+        // Safe mode sends no context while no read is pending, as before.
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        assert_eq!(ro.heartbeat_context(4), None);
+        assert!(ro.add_request(5, req(b"a"), 1));
+        assert_eq!(ro.heartbeat_context(4), Some(Bytes::from(token_context(1))));
+    }
+
+    #[test]
     fn unknown_or_malformed_contexts_are_ignored() {
         let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
-        ro.add_request(5, req(b"a"), 1).unwrap();
+        add(&mut ro, 5, b"a").unwrap();
         assert!(ro.recv_ack(2, b"").is_none());
         assert!(ro.recv_ack(2, b"short").is_none());
         assert!(ro.recv_ack(2, &token_context(999)).is_none());

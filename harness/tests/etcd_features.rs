@@ -186,7 +186,17 @@ fn forget_leader_is_refused_with_lease_based_reads() {
         read_only_option: ReadOnlyOption::LeaseBased,
         ..check_quorum_config()
     };
-    let mut network = elected_with(&config, 3);
+    let mut network =
+        Network::new_with_config((0..3).map(|_| None).collect(), &config, &test_logger());
+    // In lease mode a node grants no vote during its first election timeout.
+    for id in 1..=3 {
+        let node = network.peers.get_mut(&id).unwrap();
+        node.set_randomized_election_timeout(2 * config.election_tick - 1);
+        for _ in 0..config.election_tick {
+            node.tick();
+        }
+    }
+    network.send(vec![hup(1)]);
     let follower = network.peers.get_mut(&2).unwrap();
     follower.forget_leader();
     assert_eq!(follower.leader_id, 1);

@@ -265,7 +265,7 @@ fn lease_based_read_is_answered_without_a_round() {
     let mut config = Network::default_config();
     config.check_quorum = true;
     config.read_only_option = ReadOnlyOption::LeaseBased;
-    let mut network = elected_with(&config, 3);
+    let mut network = lease_elected(&config);
     network.send(vec![propose(1, "x")]);
     let leader = network.peers.get_mut(&1).unwrap();
     let committed = leader.raft_log.committed;
@@ -281,6 +281,26 @@ fn lease_based_read_is_answered_without_a_round() {
             request_ctx: b"lease".to_vec()
         }]
     );
+}
+
+/// A 3-node network in lease mode in which node 1 was elected and one of
+/// its heartbeats acknowledged: in lease mode a node grants no vote during
+/// its first election timeout, and the lease starts from an acknowledged
+/// heartbeat.
+fn lease_elected(config: &Config) -> Network {
+    let mut network =
+        Network::new_with_config((0..3).map(|_| None).collect(), config, &test_logger());
+    for id in 1..=3 {
+        let node = network.peers.get_mut(&id).unwrap();
+        node.set_randomized_election_timeout(2 * config.election_tick - 1);
+        for _ in 0..config.election_tick {
+            node.tick();
+        }
+    }
+    network.send(vec![hup(1)]);
+    network.send(vec![beat(1)]);
+    assert_eq!(leaders(&network), vec![1]);
+    network
 }
 
 // tikv/raft-rs#140: lease reads without check quorum are refused

@@ -8,7 +8,7 @@ use crate::eraftpb::{EntryType, Message, MessageType};
 use crate::errors::{Error, StorageError};
 use crate::quorum::VoteResult;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
-use crate::{INVALID_ID, INVALID_INDEX};
+use crate::{ReadOnlyOption, INVALID_ID, INVALID_INDEX};
 
 use super::{
     message_priority, vote_resp_msg_type, Raft, StateRole, CAMPAIGN_ELECTION,
@@ -60,6 +60,7 @@ impl<T: Storage> Raft<T> {
     /// The tick of a non-leader: campaign once the randomized election
     /// timeout passes without word from a leader (§5.2).
     pub fn tick_election(&mut self) -> bool {
+        self.ticks += 1;
         self.election_elapsed += 1;
         if !self.pass_election_timeout() || !self.promotable {
             return false;
@@ -82,6 +83,18 @@ impl<T: Storage> Raft<T> {
         }
         if !self.promotable {
             info!(self.logger, "is not promotable; ignoring MsgHup");
+            return;
+        }
+        if !transfer_leader && self.lease_forbids_vote() {
+            // A campaign votes for this node; in lease mode that waits as
+            // a vote for another would (thesis §6.4.1). An election
+            // timeout never fires this early: it counts from the same
+            // contact or a later event.
+            info!(
+                self.logger,
+                "not campaigning: a leader's lease may still rely on this node";
+                "remaining ticks" => self.vote_lease_remaining_ticks(),
+            );
             return;
         }
         if self.term == u64::MAX {
@@ -283,6 +296,32 @@ impl<T: Storage> Raft<T> {
         result
     }
 
+    /// In lease mode, how many more ticks this node keeps the promise that
+    /// lease reads rest on (thesis §6.4.1, see [`crate::lease`]): no vote
+    /// and no campaign but a leader transfer's until `election_timeout`
+    /// ticks after it last heard from the leader of its term, or started.
+    /// 0 in safe mode.
+    pub(crate) fn vote_lease_remaining_ticks(&self) -> usize {
+        if self.read_only.option != ReadOnlyOption::LeaseBased {
+            return 0;
+        }
+        let since = self.ticks_since_leader_contact();
+        (self.election_timeout as u64).saturating_sub(since) as usize
+    }
+
+    /// Whether the promise of
+    /// [`vote_lease_remaining_ticks`](Self::vote_lease_remaining_ticks)
+    /// still holds.
+    pub(crate) fn lease_forbids_vote(&self) -> bool {
+        self.vote_lease_remaining_ticks() > 0
+    }
+
+    /// Ticks since this node last heard from the leader of its term, or
+    /// started.
+    pub(crate) fn ticks_since_leader_contact(&self) -> u64 {
+        self.ticks - self.leader_contact_tick
+    }
+
     /// Answers a vote or pre-vote request whose term already passed the
     /// checks of `step` (§5.2, §5.4.1, thesis §9.6).
     pub(crate) fn handle_vote_request(&mut self, m: &Message) {
@@ -294,6 +333,14 @@ impl<T: Storage> Raft<T> {
         let can_vote = self.vote == m.from
             || (self.vote == INVALID_ID && self.leader_id == INVALID_ID)
             || (msg_type == MessageType::MsgRequestPreVote && m.term > self.term);
+        // In lease mode no new vote within the promise (thesis §6.4.1),
+        // even in a term this node reached by another message: `step`
+        // ignores only requests of a later term. A vote already cast may
+        // be repeated, and a transfer's bypasses the promise as it bypasses
+        // stickiness (the leader ends its lease when it starts one).
+        let lease_ok = !self.lease_forbids_vote()
+            || (msg_type == MessageType::MsgRequestVote
+                && (self.vote == m.from || m.context.as_ref() == CAMPAIGN_TRANSFER));
         // §5.4.1: only a candidate whose log is at least as up to date.
         let up_to_date = self.raft_log.is_up_to_date(m.index, m.log_term);
         // A lower-priority candidate wins only with a longer log.
@@ -312,7 +359,7 @@ impl<T: Storage> Raft<T> {
             );
         }
 
-        if can_vote && up_to_date && priority_ok && configured {
+        if can_vote && up_to_date && priority_ok && configured && lease_ok {
             self.log_vote(m, "cast");
             let mut resp = Message::new();
             resp.set_msg_type(vote_resp_msg_type(msg_type));

@@ -23,14 +23,17 @@ impl<T: Storage> Raft<T> {
             // A leader of this term exists: §5.2 says step down.
             MessageType::MsgAppend => {
                 self.become_follower(m.term, m.from);
+                self.heard_from_leader(m.from);
                 self.handle_append_entries_owned(m);
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(m.term, m.from);
+                self.heard_from_leader(m.from);
                 self.handle_heartbeat_ref(m);
             }
             MessageType::MsgSnapshot => {
                 self.become_follower(m.term, m.from);
+                self.heard_from_leader(m.from);
                 self.handle_snapshot(m);
             }
             MessageType::MsgRequestPreVoteResponse | MessageType::MsgRequestVoteResponse => {
@@ -61,6 +64,16 @@ impl<T: Storage> Raft<T> {
         Ok(())
     }
 
+    /// Notes a message from `leader`, the leader of this term: the election
+    /// timer starts again, and in lease mode so does the promise not to
+    /// vote that the leader's lease rests on (thesis §6.4.1). Called before
+    /// the message is handled, so before any acknowledgement is sent.
+    fn heard_from_leader(&mut self, leader: u64) {
+        self.election_elapsed = 0;
+        self.leader_id = leader;
+        self.leader_contact_tick = self.ticks;
+    }
+
     /// Forgets the leader this follower knows (etcd's `ForgetLeader`): the
     /// leader hint becomes `INVALID_ID`, so proposals and reads are no
     /// longer forwarded to a leader the application believes dead, and with
@@ -71,9 +84,9 @@ impl<T: Storage> Raft<T> {
     /// term makes it known again.
     ///
     /// A no-op on leaders, candidates and pre-candidates, and with
-    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased):
-    /// lease reads rely on followers not voting while the leader's lease
-    /// holds, which forgetting the leader would break.
+    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased)
+    /// (as in etcd): lease reads rely on followers not voting while the
+    /// leader's lease may hold (thesis §6.4.1).
     pub fn forget_leader(&mut self) {
         if self.state != StateRole::Follower || self.leader_id == INVALID_ID {
             return;
@@ -109,18 +122,15 @@ impl<T: Storage> Raft<T> {
                 self.send(std::mem::take(m));
             }
             MessageType::MsgAppend => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
+                self.heard_from_leader(m.from);
                 self.handle_append_entries_owned(m);
             }
             MessageType::MsgHeartbeat => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
+                self.heard_from_leader(m.from);
                 self.handle_heartbeat_ref(m);
             }
             MessageType::MsgSnapshot => {
-                self.election_elapsed = 0;
-                self.leader_id = m.from;
+                self.heard_from_leader(m.from);
                 self.handle_snapshot(m);
             }
             MessageType::MsgTransferLeader => {

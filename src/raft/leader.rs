@@ -18,6 +18,7 @@ impl<T: Storage> Raft<T> {
     /// election timeout a check-quorum round and the end of any leader
     /// transfer that has not completed.
     pub(crate) fn tick_heartbeat(&mut self) -> bool {
+        self.ticks += 1;
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
 
@@ -242,8 +243,11 @@ impl<T: Storage> Raft<T> {
     }
 
     /// Tells `to` to campaign at once, skipping its election timeout and
-    /// pre-vote: the last step of a leader transfer.
+    /// pre-vote: the last step of a leader transfer. Ends the leader lease
+    /// for the rest of the term: the transferee's vote requests bypass the
+    /// followers' promise (thesis §6.4.1), and the message may arrive late.
     pub fn send_timeout_now(&mut self, to: u64) {
+        self.read_only.lease.end_for_transfer();
         let mut m = Message::new();
         m.set_msg_type(MessageType::MsgTimeoutNow);
         m.to = to;
@@ -256,9 +260,11 @@ impl<T: Storage> Raft<T> {
     }
 
     /// Sends a heartbeat to every peer, carrying the newest pending read's
-    /// token so their answers also confirm reads.
+    /// token so their answers also confirm reads, and in lease mode the
+    /// tick it is sent at, so their answers extend the lease (thesis
+    /// §6.4.1).
     pub fn bcast_heartbeat(&mut self) {
-        let ctx = self.read_only.last_pending_request_ctx();
+        let ctx = self.read_only.heartbeat_context(self.ticks);
         self.bcast_heartbeat_with_ctx(ctx)
     }
 

@@ -154,6 +154,12 @@ pub struct Raft<T: Storage> {
     /// `Config::disable_conf_change_validation`.
     disable_conf_change_validation: bool,
     uncommitted_state: UncommittedState,
+    /// The ticks since this node started: the monotonic clock of the lease
+    /// (thesis §6.4.1), which leaders write into their heartbeats.
+    ticks: u64,
+    /// The value of `ticks` when this node last heard from the leader of
+    /// its term, or started (see [`crate::lease`]).
+    leader_contact_tick: u64,
     /// Reads that arrived before this leader committed an entry of its
     /// term; answered once it has (etcd-io/etcd#7331).
     pending_read_index_messages: Vec<Message>,
@@ -221,6 +227,10 @@ impl<T: Storage> Raft<T> {
             disable_conf_change_validation: c.disable_conf_change_validation,
             priority: c.priority,
             uncommitted_state: UncommittedState::new(c.max_uncommitted_size),
+            ticks: 0,
+            // A node starts as if it had just heard from a leader: it may
+            // have acknowledged one's heartbeat just before it stopped.
+            leader_contact_tick: 0,
             max_committed_size_per_ready: c.max_committed_size_per_ready,
             pending_read_index_messages: vec![],
             queued_append_bounds: Vec::new(),
@@ -327,8 +337,11 @@ impl<T: Storage> Raft<T> {
         hs
     }
 
-    /// Whether this node is a leader that may rely on its lease: it is the
-    /// leader and check quorum keeps that lease honest.
+    /// Whether this node is a leader with check quorum on (raft-rs 0.7's
+    /// meaning, kept). It does not say whether the lease holds now: with
+    /// [`ReadOnlyOption::LeaseBased`](crate::ReadOnlyOption::LeaseBased)
+    /// a read is answered from the lease only while a quorum acknowledged
+    /// recent heartbeats, and confirmed by a heartbeat round otherwise.
     pub fn in_lease(&self) -> bool {
         self.state == StateRole::Leader && self.check_quorum
     }
@@ -455,17 +468,25 @@ impl<T: Storage> Raft<T> {
                 let in_lease = self.check_quorum
                     && self.leader_id != INVALID_ID
                     && self.election_elapsed < self.election_timeout;
-                if !force && in_lease {
-                    // Leader stickiness (thesis §4.2.3): a node that heard
-                    // from a leader within the election timeout does not
-                    // let a candidate depose it.
+                // Leader stickiness (thesis §4.2.3): a node that heard from
+                // a leader within the election timeout does not let a
+                // candidate depose it. In lease mode, also the promise
+                // lease reads rest on (thesis §6.4.1), which a change of
+                // term or a restart does not end.
+                let stickiness_ticks = if in_lease {
+                    self.election_timeout - self.election_elapsed
+                } else {
+                    0
+                };
+                let remaining = stickiness_ticks.max(self.vote_lease_remaining_ticks());
+                if !force && remaining > 0 {
                     info!(
                         self.logger,
                         "ignoring a vote request while in lease";
                         "from" => m.from,
                         "msg term" => m.term,
                         "term" => self.term,
-                        "remaining ticks" => self.election_timeout - self.election_elapsed,
+                        "remaining ticks" => remaining,
                     );
                     return false;
                 }

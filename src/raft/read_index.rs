@@ -1,9 +1,12 @@
-//! Linearizable reads on the leader (thesis §6.4).
+//! Linearizable reads on the leader (thesis §6.4), confirmed by a heartbeat
+//! round or, in lease mode, by the leader lease (thesis §6.4.1, see
+//! [`crate::lease`]).
 
 use slog::debug;
 
 use crate::eraftpb::{Message, MessageType};
-use crate::read_only::ReadOnlyOption;
+use crate::lease::lease_duration_ticks;
+use crate::read_only::{context_send_tick, ReadOnlyOption};
 use crate::storage::Storage;
 use crate::{ReadState, INVALID_ID};
 
@@ -50,24 +53,52 @@ impl<T: Storage> Raft<T> {
             self.answer_read(m, committed);
             return;
         }
-        match self.read_only.option {
-            ReadOnlyOption::Safe => {
-                // Record the commit index, then confirm leadership with a
-                // heartbeat round that carries this read's token. A retry
-                // of a read still pending starts a round too (its earlier
-                // one may be lost), carrying the newest pending token,
-                // whose confirmation confirms the retried read as well.
-                let self_id = self.id;
-                match self.read_only.add_request(committed, m, self_id) {
-                    Some(ctx) => self.bcast_heartbeat_with_ctx(Some(ctx)),
-                    None => self.bcast_heartbeat(),
-                }
-            }
-            ReadOnlyOption::LeaseBased => {
-                // Check quorum keeps the lease (thesis §6.4.1).
+        if self.read_only.option == ReadOnlyOption::LeaseBased {
+            if self.lease_holds() {
+                // Reads still waiting for a round came earlier, and the
+                // lease confirms them too: answer them first, in order.
+                self.answer_reads_under_lease();
                 self.answer_read(m, committed);
+                return;
             }
+            debug!(self.logger, "the lease does not hold; confirming the read with a heartbeat round"; "from" => m.from);
         }
+        // Record the commit index, then confirm leadership with a heartbeat
+        // round that carries this read's token. A retry of a read still
+        // pending starts a round too (its earlier one may be lost),
+        // carrying the newest pending token, whose confirmation confirms
+        // the retried read as well.
+        let self_id = self.id;
+        self.read_only.add_request(committed, m, self_id);
+        self.bcast_heartbeat();
+    }
+
+    /// Whether the leader lease holds now (thesis §6.4.1, see
+    /// [`crate::lease`]): no `MsgTimeoutNow` was sent in this term, and the
+    /// voters that acknowledged a heartbeat sent within the lease duration
+    /// make a quorum, counting this node. O(voters).
+    fn lease_holds(&self) -> bool {
+        let lease = &self.read_only.lease;
+        if lease.transfer_started() {
+            return false;
+        }
+        let (now, self_id) = (self.ticks, self.id);
+        let duration = lease_duration_ticks(self.election_timeout);
+        self.prs
+            .quorum_satisfies(|id| id == self_id || lease.covers(id, now, duration))
+    }
+
+    /// In lease mode, answers every pending read if the lease holds: it
+    /// confirms that this node still leads after they were registered.
+    fn answer_reads_under_lease(&mut self) {
+        if self.read_only.option != ReadOnlyOption::LeaseBased
+            || self.read_only.pending_read_count() == 0
+            || !self.lease_holds()
+        {
+            return;
+        }
+        let count = self.read_only.pending_read_count();
+        self.answer_confirmed_reads(count);
     }
 
     /// Serves the reads that waited for this leader's first commit.
@@ -81,21 +112,31 @@ impl<T: Storage> Raft<T> {
         }
     }
 
-    /// Counts a heartbeat response toward the read round it names, and
-    /// answers the reads a quorum has confirmed.
+    /// Counts a heartbeat response toward the read round it names and, in
+    /// lease mode, toward the lease from the tick the heartbeat was sent
+    /// at; answers the reads that are then confirmed.
     pub(crate) fn handle_read_ack(&mut self, m: &Message) {
-        if self.read_only.option != ReadOnlyOption::Safe {
-            return;
+        if self.read_only.option == ReadOnlyOption::LeaseBased {
+            if let Some(send_tick) = context_send_tick(&m.context) {
+                if !self
+                    .read_only
+                    .lease
+                    .record_ack(m.from, send_tick, self.ticks)
+                {
+                    debug!(self.logger, "ignoring a heartbeat response for a tick not reached yet"; "from" => m.from, "tick" => send_tick, "now" => self.ticks);
+                    return;
+                }
+            }
         }
         let confirmed = match self.read_only.recv_ack(m.from, &m.context) {
             Some(acks) => self.prs.has_quorum(acks),
             None => false,
         };
-        if !confirmed {
-            return;
+        if confirmed {
+            let count = self.read_only.confirmed_by(&m.context);
+            self.answer_confirmed_reads(count);
         }
-        let count = self.read_only.confirmed_by(&m.context);
-        self.answer_confirmed_reads(count);
+        self.answer_reads_under_lease();
     }
 
     /// Answers the pending reads that the acknowledgements already received
@@ -104,8 +145,7 @@ impl<T: Storage> Raft<T> {
     /// for a round that may never come, while later reads are answered
     /// before them.
     pub(crate) fn recheck_pending_reads(&mut self) {
-        if self.read_only.option != ReadOnlyOption::Safe || self.read_only.pending_read_count() == 0
-        {
+        if self.read_only.pending_read_count() == 0 {
             return;
         }
         let prs = &self.prs;
@@ -113,6 +153,7 @@ impl<T: Storage> Raft<T> {
             .read_only
             .confirmed_by_quorum(|acks| prs.has_quorum(acks));
         self.answer_confirmed_reads(count);
+        self.answer_reads_under_lease();
     }
 
     /// Answers the `count` oldest pending reads, which are confirmed.

@@ -353,6 +353,13 @@ impl ProgressTracker {
         quorum
     }
 
+    /// Checks whether the voters for which `pred` holds make a quorum (of
+    /// both halves when joint), without building the set of them.
+    pub(crate) fn quorum_satisfies(&self, pred: impl Fn(u64) -> bool) -> bool {
+        let voters = &self.conf.voters;
+        majority_satisfies(&voters.incoming, &pred) && majority_satisfies(&voters.outgoing, &pred)
+    }
+
     /// Checks whether `potential_quorum` contains a quorum of the voters
     /// (of both halves when joint).
     pub fn has_quorum(&self, potential_quorum: &HashSet<u64>) -> bool {
