@@ -69,6 +69,11 @@ const STEPS_PER_TICK: u64 = 3;
 /// Concurrent clients.
 const CLIENTS: u64 = 4;
 
+/// The seeds `cargo test -p harness --test sim` runs (and `sim --ci-budget`):
+/// each fault level with its range of seeds, at the default step count.
+pub const CI_BUDGET: [(FaultLevel, std::ops::Range<u64>); 2] =
+    [(FaultLevel::Default, 0..40), (FaultLevel::High, 0..15)];
+
 /// How to run seeds.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
