@@ -11,12 +11,18 @@
 //! - **State machine safety** (§5.4.3): one committed entry per index; every
 //!   node applies a prefix of that one log, contiguously and exactly once,
 //!   across restarts.
+//! - **Commitment** (§5.4.2, Figure 8): a leader moves its commit index
+//!   only to an entry of its own term; earlier entries commit with it,
+//!   never by counting the replicas that hold them.
 //! - **Persistent state** (§5.1, Figure 2): the term, vote and commit a node
 //!   hands out to persist never go backwards, and a node grants at most one
 //!   vote per term (tracked from the vote messages it actually sent).
 //! - **Reads** (thesis §6.4): a `ReadState` reaches the node that issued its
 //!   context, once (unless the network duplicates messages), and its index
-//!   covers every write acknowledged before the read was issued.
+//!   covers every write acknowledged before the read was issued. A leader
+//!   doing safe reads keeps no read pending once the acknowledgements of
+//!   its round make a quorum of the current configuration (also after a
+//!   configuration change shrank the quorum): it answers it at once.
 //! - **Membership** (thesis §4.1): every node applying the configuration
 //!   change at an index gets the same configuration.
 //! - **Addressing**: a node never sends a message to itself and always
@@ -37,6 +43,9 @@ pub struct Checker {
     leaders: BTreeMap<u64, u64>,
     /// Leaderships already checked for completeness: (id, term).
     checked_leaders: BTreeMap<u64, u64>,
+    /// The commit index each node was last seen with as leader: id ->
+    /// (term, commit).
+    leader_commits: BTreeMap<u64, (u64, u64)>,
     /// The candidate each (voter, incarnation, term) granted a vote to.
     votes: BTreeMap<(u64, u64, u64), u64>,
     /// (index, term) -> (data hash, term of the entry before, if known).
@@ -116,6 +125,16 @@ impl Checker {
             self.checked_leaders.insert(id, term);
             self.check_completeness(id, term, first_index, &term_at);
         }
+        if let Some((seen_term, seen_commit)) = self.leader_commits.insert(id, (term, committed)) {
+            let moved = seen_term == term && committed > seen_commit;
+            match term_at(committed) {
+                Some(entry_term) if moved && entry_term != term => self.violation(format!(
+                    "commitment (§5.4.2): node {id}, leader of term {term}, moved its commit \
+                     index from {seen_commit} to {committed}, an entry of term {entry_term}"
+                )),
+                _ => {}
+            }
+        }
         let from = self
             .committed_in_term
             .keys()
@@ -127,6 +146,16 @@ impl Checker {
                 self.committed(index, entry_term, id);
             }
         }
+    }
+
+    /// A leader doing safe reads has a read pending (`context`) whose
+    /// acknowledgements already make a quorum of its configuration.
+    pub fn confirmed_read_pending(&mut self, id: u64, term: u64, context: &[u8], acks: &[u64]) {
+        self.violation(format!(
+            "reads (thesis §6.4): node {id}, leader of term {term}, keeps the read {:?} \
+             pending although the acknowledgements of {acks:?} make a quorum",
+            String::from_utf8_lossy(context)
+        ));
     }
 
     fn check_completeness(

@@ -26,7 +26,10 @@ impl Sim {
             }
         }
         if roll(&mut self.rng, f.isolate) {
-            let a = pick(self);
+            let a = match self.leader() {
+                Some(leader) if roll(&mut self.rng, f.isolate_leader) => leader,
+                _ => pick(self),
+            };
             self.network.isolate(a, &ids);
             self.note(a, 0, "isolate");
         }
@@ -53,8 +56,12 @@ impl Sim {
         if roll(&mut self.rng, f.request_snapshot) {
             let a = pick(self);
             if let Some(raw) = self.nodes.get_mut(&a).and_then(|n| n.raw.as_mut()) {
-                let _ = raw.request_snapshot();
-                self.note(a, 0, "request snapshot");
+                if raw.request_snapshot().is_ok() {
+                    self.note(a, 0, "request snapshot");
+                    if roll(&mut self.rng, f.request_snapshot_then_elect) {
+                        self.transfer_leader_to(a);
+                    }
+                }
             }
         }
         if roll(&mut self.rng, f.log_unavailable) {
@@ -96,6 +103,15 @@ impl Sim {
     }
 
     fn transfer_leader(&mut self) {
+        let Some((_, conf)) = self.leader_conf_state() else {
+            return;
+        };
+        let target = conf.voters[self.rng.gen_range(0..conf.voters.len())];
+        self.transfer_leader_to(target);
+    }
+
+    /// Asks the running leader, if any, to hand leadership to `target`.
+    fn transfer_leader_to(&mut self, target: u64) {
         let Some(leader) = self.leader() else {
             return;
         };
@@ -104,8 +120,6 @@ impl Sim {
             .get_mut(&leader)
             .and_then(|n| n.raw.as_mut())
             .expect("up");
-        let voters: Vec<u64> = raw.raft.prs().conf().to_conf_state().voters;
-        let target = voters[self.rng.gen_range(0..voters.len())];
         raw.transfer_leader(target);
         self.note(leader, target, "transfer leader");
     }
@@ -231,14 +245,14 @@ impl Sim {
         if !adding || member {
             return;
         }
+        let empty = self.empty_durable();
         match self.nodes.get_mut(&id) {
             Some(node) => {
-                node.wipe();
+                node.wipe(empty);
                 self.note(id, 0, "wipe re-added node");
             }
             None => {
-                self.nodes
-                    .insert(id, SimNode::new(id, ConfState::default()));
+                self.nodes.insert(id, SimNode::new(id, empty));
             }
         }
         self.start_node(id);

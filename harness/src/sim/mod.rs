@@ -50,7 +50,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use raft::eraftpb::{ConfState, MessageType};
-use raft::{SnapshotStatus, StateRole};
+use raft::{ReadOnlyOption, SnapshotStatus, StateRole};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use slog::Logger;
@@ -58,7 +58,7 @@ use slog::Logger;
 use self::checks::Checker;
 use self::kv::{Clients, Command, PendingOp, KEYS};
 use self::network::{roll, Network};
-use self::node::{Applied, CrashPoint, Effects, SimNode};
+use self::node::{Applied, CrashPoint, Durable, Effects, SimNode};
 pub use self::params::{FaultLevel, Params};
 use self::report::Trace;
 
@@ -175,7 +175,10 @@ impl Sim {
             .voters
             .iter()
             .chain(&params.learners)
-            .map(|&id| (id, SimNode::new(id, initial.clone())))
+            .map(|&id| {
+                let durable = Durable::initial_member(&initial, params.bootstrap_at_term_zero);
+                (id, SimNode::new(id, durable))
+            })
             .collect();
         Sim {
             seed,
@@ -533,7 +536,31 @@ impl Sim {
             let term_at = |index: u64| log.term(index).ok().filter(|_| readable(index));
             self.checker
                 .leader(id, raft.term, log.committed, log.first_index(), term_at);
+            let reads = &raft.read_only;
+            if reads.option != ReadOnlyOption::Safe {
+                continue;
+            }
+            let confirmed = reads.read_index_queue.iter().find_map(|context| {
+                let acks = &reads.pending_read_index.get(context)?.acks;
+                raft.prs().has_quorum(acks).then_some((context, acks))
+            });
+            if let Some((context, acks)) = confirmed {
+                let mut acks: Vec<u64> = acks.iter().copied().collect();
+                acks.sort_unstable();
+                self.checker
+                    .confirmed_read_pending(id, raft.term, context, &acks);
+            }
         }
+    }
+
+    /// What a node added later starts from ([`Durable::empty`]).
+    fn empty_durable(&self) -> Durable {
+        let initial = ConfState {
+            voters: self.params.voters.clone(),
+            learners: self.params.learners.clone(),
+            ..Default::default()
+        };
+        Durable::empty(&initial, self.params.bootstrap_at_term_zero)
     }
 
     fn up_nodes(&self) -> Vec<u64> {

@@ -122,6 +122,43 @@ pub struct Durable {
 }
 
 impl Durable {
+    /// What an initial member holds before it first runs. From a bootstrap
+    /// snapshot at index 1 in term 1 holding the initial membership, so
+    /// that nodes added later, which start empty, catch up from a snapshot
+    /// rather than from a log that never held that membership; or, with
+    /// `at_term_zero`, at term 0 with an empty log and only the membership
+    /// stored (see [`Durable::empty`]).
+    pub fn initial_member(conf_state: &ConfState, at_term_zero: bool) -> Durable {
+        if at_term_zero {
+            return Durable::empty(conf_state, true);
+        }
+        let mut durable = Durable::default();
+        let mut snapshot = Snapshot::default();
+        let meta = snapshot.mut_metadata();
+        meta.index = 1;
+        meta.term = 1;
+        meta.set_conf_state(conf_state.clone());
+        durable.snapshot = snapshot;
+        durable.hard_state.term = 1;
+        durable.hard_state.commit = 1;
+        durable.machine.applied = 1;
+        durable.machine.conf_state = conf_state.clone();
+        durable
+    }
+
+    /// What a node added later (or a removed id wiped and re-added) holds
+    /// before it first runs: nothing, or, in a cluster bootstrapped at term
+    /// 0, the initial membership. That cluster's log starts at index 1, so
+    /// an added node may replay it from there rather than from a snapshot,
+    /// and must then start from the membership the log starts from.
+    pub fn empty(initial_conf_state: &ConfState, at_term_zero: bool) -> Durable {
+        let mut durable = Durable::default();
+        if at_term_zero {
+            durable.machine.conf_state = initial_conf_state.clone();
+        }
+        durable
+    }
+
     fn snapshot_index(&self) -> u64 {
         self.snapshot.get_metadata().index
     }
@@ -258,25 +295,9 @@ pub struct SimNode {
 }
 
 impl SimNode {
-    /// A node that has never run. An initial member (`conf_state` not
-    /// empty) starts from a bootstrap snapshot at index 1 holding the initial
-    /// membership, so that nodes added later, which start empty, catch up
-    /// from a snapshot rather than from a log that never held that
-    /// membership.
-    pub fn new(id: u64, conf_state: ConfState) -> SimNode {
-        let mut durable = Durable::default();
-        if !conf_state.voters.is_empty() {
-            let mut snapshot = Snapshot::default();
-            let meta = snapshot.mut_metadata();
-            meta.index = 1;
-            meta.term = 1;
-            meta.set_conf_state(conf_state.clone());
-            durable.snapshot = snapshot;
-            durable.hard_state.term = 1;
-            durable.hard_state.commit = 1;
-            durable.machine.applied = 1;
-            durable.machine.conf_state = conf_state;
-        }
+    /// A node that has never run, holding `durable`
+    /// ([`Durable::initial_member`] or [`Durable::empty`]).
+    pub fn new(id: u64, durable: Durable) -> SimNode {
         SimNode {
             id,
             incarnation: 0,
@@ -370,10 +391,11 @@ impl SimNode {
         self.fetching.clear();
     }
 
-    /// Wipes the node into an empty one (a removed id re-added).
-    pub fn wipe(&mut self) {
+    /// Wipes the node into an empty one (a removed id re-added), holding
+    /// `empty` ([`Durable::empty`]).
+    pub fn wipe(&mut self, empty: Durable) {
         self.crash();
-        self.durable = Durable::default();
+        self.durable = empty;
         self.incarnation += 1;
     }
 
