@@ -14,7 +14,10 @@
 //! - **Commitment** (§5.4.2, Figure 8): a leader moves its commit index
 //!   only to an entry of its own term; earlier entries commit with it,
 //!   never by counting the replicas that hold them.
-//! - **Persistent state** (§5.1, Figure 2): the term, vote and commit a node
+//! - **Persistent state** (§5.1, Figure 2): a node grants a vote or
+//!   acknowledges entries only once the vote, its term and the entries are
+//!   durable (the driver sends `persisted_messages` after persisting); the
+//!   term, vote and commit a node
 //!   hands out to persist never go backwards, and a node grants at most one
 //!   vote per term (tracked from the vote messages it actually sent).
 //! - **Reads** (thesis §6.4): a `ReadState` reaches the node that issued its
@@ -96,6 +99,35 @@ impl Hasher for Fnv {
             self.0 = self.0.wrapping_mul(0x100_0000_01b3);
         }
     }
+}
+
+/// What `m` promises that the sender's durable state (`hard_state`, log up
+/// to `last_index`) does not hold, if anything: a granted vote, or an
+/// acknowledged entry, not yet persisted (Figure 2: "updated on stable
+/// storage before responding to RPCs"). Pre-votes promise nothing.
+pub fn unpersisted_promise(m: &Message, hard_state: &HardState, last_index: u64) -> Option<String> {
+    let what = match m.get_msg_type() {
+        MessageType::MsgRequestVoteResponse if !m.reject => {
+            let voted =
+                hard_state.term > m.term || (hard_state.term == m.term && hard_state.vote == m.to);
+            if voted {
+                return None;
+            }
+            format!("granted its vote in term {} to {}", m.term, m.to)
+        }
+        MessageType::MsgAppendResponse if !m.reject => {
+            if hard_state.term >= m.term && last_index >= m.index {
+                return None;
+            }
+            format!("acknowledged index {} in term {}", m.index, m.term)
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "persistent state (§5.1): node {} {what} before persisting it (durable: term {}, \
+         vote {}, last index {last_index})",
+        m.from, hard_state.term, hard_state.vote
+    ))
 }
 
 impl Checker {

@@ -60,10 +60,12 @@ impl Sim {
                     self.note(a, 0, "request snapshot");
                     if roll(&mut self.rng, f.request_snapshot_then_elect) {
                         self.transfer_leader_to(a);
+                        self.request_across_election = Some((a, self.now + 20, 1));
                     }
                 }
             }
         }
+        self.advance_request_across_election();
         if roll(&mut self.rng, f.log_unavailable) {
             let a = pick(self);
             let on = self.rng.gen_bool(0.5);
@@ -76,6 +78,48 @@ impl Sim {
         }
         if roll(&mut self.rng, f.transfer) {
             self.transfer_leader();
+        }
+    }
+
+    /// A snapshot request carried across an election, stage by stage: the
+    /// requester was handed leadership; while it leads, every other node
+    /// compacts, so their snapshots fall between the request and what the
+    /// requester commits next; some steps later it hands leadership on and
+    /// is a follower again, whose old request (if kept) no snapshot of the
+    /// new leader can satisfy.
+    fn advance_request_across_election(&mut self) {
+        let Some((requester, at, stage)) = self.request_across_election else {
+            return;
+        };
+        if self.now < at {
+            return;
+        }
+        self.request_across_election = None;
+        let Some((leader, conf)) = self.leader_conf_state() else {
+            return;
+        };
+        if leader != requester {
+            return;
+        }
+        if stage == 1 {
+            for (&id, node) in self.nodes.iter_mut() {
+                if id != requester {
+                    node.compact();
+                }
+            }
+            self.note(requester, 0, "compact all but the leader");
+            self.request_across_election = Some((requester, self.now + 30, 2));
+            return;
+        }
+        let others: Vec<u64> = conf
+            .voters
+            .iter()
+            .copied()
+            .filter(|&id| id != requester)
+            .collect();
+        if !others.is_empty() {
+            let target = others[self.rng.gen_range(0..others.len())];
+            self.transfer_leader_to(target);
         }
     }
 

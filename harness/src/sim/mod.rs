@@ -160,6 +160,9 @@ pub struct Sim {
     acked_write_index: u64,
     /// Whether faults are being injected (off in the liveness phase).
     faults_on: bool,
+    /// A snapshot request carried across an election: (requester, step of
+    /// the next stage, stage), see `faults.rs`.
+    request_across_election: Option<(u64, u64, u8)>,
     trace: Trace,
     logger: Logger,
 }
@@ -193,6 +196,7 @@ impl Sim {
             next_op_id: 1,
             acked_write_index: 0,
             faults_on: true,
+            request_across_election: None,
             trace: Trace::new(options.print_trace, options.keep_trace),
             logger: Logger::root(slog::Discard, slog::o!()),
         }
@@ -390,6 +394,9 @@ impl Sim {
             if let Applied::Entry { entry, .. } = applied {
                 self.on_applied_entry(id, entry);
             }
+        }
+        for problem in effects.unpersisted {
+            self.checker.violations.push(problem);
         }
         if effects.crashed {
             self.on_crash(id);

@@ -29,6 +29,7 @@ use raft::{
 };
 use slog::Logger;
 
+use super::checks;
 use super::kv::{Command, KvMachine};
 use super::params::Params;
 
@@ -273,6 +274,9 @@ pub struct Effects {
     pub applied: Vec<Applied>,
     /// Whether the node crashed.
     pub crashed: bool,
+    /// Messages sent that promise state not yet durable (see
+    /// [`checks::unpersisted_promise`]).
+    pub unpersisted: Vec<String>,
 }
 
 /// One node of the simulated cluster.
@@ -442,8 +446,29 @@ impl SimNode {
     }
 
     /// Handles one `Ready` if there is one, following the driver contract,
-    /// crashing at `crash_at` if given.
+    /// crashing at `crash_at` if given. Every message it sends must promise
+    /// only what is durable by then ([`checks::unpersisted_promise`]).
     pub fn handle_ready(&mut self, async_persist: bool, crash_at: Option<CrashPoint>) -> Effects {
+        let mut out = self.handle_ready_unchecked(async_persist, crash_at);
+        self.check_promises(&mut out, 0);
+        out
+    }
+
+    /// Records the messages from `out.messages[from..]` that promise more
+    /// than the durable state holds now.
+    fn check_promises(&self, out: &mut Effects, from: usize) {
+        let durable = &self.durable;
+        for m in &out.messages[from..] {
+            let found = checks::unpersisted_promise(m, &durable.hard_state, durable.last_index());
+            out.unpersisted.extend(found);
+        }
+    }
+
+    fn handle_ready_unchecked(
+        &mut self,
+        async_persist: bool,
+        crash_at: Option<CrashPoint>,
+    ) -> Effects {
         let mut out = Effects::default();
         let Some(raw) = self.raw.as_mut() else {
             return out;
@@ -534,7 +559,9 @@ impl SimNode {
             if let Some(hs) = &write.hard_state {
                 self.durable.write_hard_state(hs);
             }
+            let sent = out.messages.len();
             out.messages.extend(write.persisted_messages);
+            self.check_promises(&mut out, sent);
             if let Some(raw) = self.raw.as_mut() {
                 raw.on_persist_ready(write.number);
             }
