@@ -84,7 +84,8 @@ impl Sim {
     /// A snapshot request carried across an election, stage by stage: the
     /// requester was handed leadership; while it leads, every other node
     /// compacts, so their snapshots fall between the request and what the
-    /// requester commits next; some steps later it hands leadership on and
+    /// requester commits next (an empty entry is proposed on it right
+    /// after); some steps later it hands leadership on and
     /// is a follower again, whose old request (if kept) no snapshot of the
     /// new leader can satisfy.
     fn advance_request_across_election(&mut self) {
@@ -108,6 +109,10 @@ impl Sim {
                 }
             }
             self.note(requester, 0, "compact all but the leader");
+            // An entry past those snapshots, committed before it steps down.
+            if let Some(raw) = self.nodes.get_mut(&requester).and_then(|n| n.raw.as_mut()) {
+                let _ = raw.propose(vec![], vec![]);
+            }
             self.request_across_election = Some((requester, self.now + 30, 2));
             return;
         }
