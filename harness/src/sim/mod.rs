@@ -14,7 +14,8 @@
 //! the node from the durable copy only.
 //!
 //! A seed draws (swarm testing, [`params`]) the cluster shape (3, 5 or 7
-//! voters, sometimes learners), raft options (pre-vote, check-quorum, safe or
+//! voters, sometimes learners; bootstrapped from a snapshot in term 1, or
+//! empty at term 0), raft options (pre-vote, check-quorum, safe or
 //! lease reads, batch append, message size and inflight limits, priorities)
 //! and a random subset of faults with random weights: message drop,
 //! duplication, delay (reordering); one-way and two-way link cuts, isolation,
