@@ -1,38 +1,47 @@
 //! The cluster simulator on a fixed set of seeds: no violation, and a seed
 //! replays exactly.
 
-use harness::sim::{run_seed, FaultLevel, Options};
-
-/// The seeds `cargo test` runs (the release binary runs many more).
-const CI_SEEDS: std::ops::Range<u64> = 0..40;
+use harness::sim::{run_seed, FaultLevel, Options, CI_BUDGET};
 
 fn assert_clean(seed: u64, options: Options) {
     let outcome = run_seed(seed, options);
     assert!(
         outcome.violations.is_empty(),
         "seed {seed}: {:#?}\nnodes: {:#?}\nreplay: cargo run --release -p harness --bin sim -- \
-         --seed {seed} --trace",
+         --seed {seed}{} --trace",
         outcome.violations,
-        outcome.node_states
+        outcome.node_states,
+        if options.faults == FaultLevel::High {
+            " --faults high"
+        } else {
+            ""
+        }
     );
+}
+
+/// Runs the CI budget's seeds of `level`.
+fn budget(level: FaultLevel) {
+    let (_, seeds) = CI_BUDGET
+        .iter()
+        .find(|(l, _)| *l == level)
+        .expect("the budget names every level");
+    let options = Options {
+        faults: level,
+        ..Options::default()
+    };
+    for seed in seeds.clone() {
+        assert_clean(seed, options);
+    }
 }
 
 #[test]
 fn default_faults_find_no_violation() {
-    for seed in CI_SEEDS {
-        assert_clean(seed, Options::default());
-    }
+    budget(FaultLevel::Default);
 }
 
 #[test]
 fn high_faults_find_no_violation() {
-    let options = Options {
-        faults: FaultLevel::High,
-        ..Options::default()
-    };
-    for seed in CI_SEEDS.start..CI_SEEDS.start + 15 {
-        assert_clean(seed, options);
-    }
+    budget(FaultLevel::High);
 }
 
 #[test]

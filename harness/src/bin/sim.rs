@@ -3,7 +3,14 @@
 //! ```text
 //! cargo run --release -p harness --bin sim -- --seeds N [--first-seed S] [--steps K] [--faults high]
 //! cargo run --release -p harness --bin sim -- --seed S --trace
+//! cargo run --release -p harness --bin sim -- --ci-budget
 //! ```
+//!
+//! `--ci-budget` runs exactly the seeds of `cargo test -p harness --test
+//! sim` ([`harness::sim::CI_BUDGET`]) and prints one line per failing seed
+//! and one summary line per fault level, `ci-budget faults=F found=N/M
+//! first=S` (`first=-` when none failed): what the mutation table in
+//! `harness/mutations` records.
 //!
 //! The last line is `sim: seeds=N steps=K violations=V`; the exit status is
 //! non-zero iff `V > 0`. Each violation prints the seed, the parameters it
@@ -11,12 +18,13 @@
 
 use std::process::ExitCode;
 
-use harness::sim::{run_seed, FaultLevel, Options, SeedOutcome};
+use harness::sim::{run_seed, FaultLevel, Options, SeedOutcome, CI_BUDGET};
 
 struct Args {
     first_seed: u64,
     seeds: u64,
     options: Options,
+    ci_budget: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -24,6 +32,7 @@ fn parse_args() -> Result<Args, String> {
         first_seed: 0,
         seeds: 100,
         options: Options::default(),
+        ci_budget: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -41,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
                 args.seeds = 1;
             }
             "--trace" => args.options.print_trace = true,
+            "--ci-budget" => args.ci_budget = true,
             "--faults" => match it.next().as_deref() {
                 Some("high") => args.options.faults = FaultLevel::High,
                 Some("default") => args.options.faults = FaultLevel::Default,
@@ -96,6 +106,9 @@ fn main() -> ExitCode {
     // Panics inside a seed are reported as violations, with their message;
     // keep the hook to one line so the report stays readable.
     std::panic::set_hook(Box::new(|info| eprintln!("sim: {info}")));
+    if args.ci_budget {
+        return run_ci_budget();
+    }
     let mut violations = 0;
     let (mut completed, mut unknown) = (0, 0);
     for seed in args.first_seed..args.first_seed + args.seeds {
@@ -113,6 +126,42 @@ fn main() -> ExitCode {
         args.seeds, args.options.steps
     );
     if violations > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs the CI budget, one line per failing seed and a summary per level.
+fn run_ci_budget() -> ExitCode {
+    let mut any = false;
+    for (level, seeds) in CI_BUDGET {
+        let name = match level {
+            FaultLevel::Default => "default",
+            FaultLevel::High => "high",
+        };
+        let options = Options {
+            faults: level,
+            ..Options::default()
+        };
+        let (mut found, mut first) = (0, None);
+        for seed in seeds.clone() {
+            let outcome = run_seed(seed, options);
+            if let Some(violation) = outcome.violations.first() {
+                found += 1;
+                first.get_or_insert(seed);
+                let line = violation.lines().next().unwrap_or("");
+                println!("violation faults={name} seed={seed}: {line}");
+            }
+        }
+        any |= found > 0;
+        let first = first.map_or("-".to_string(), |s| s.to_string());
+        println!(
+            "ci-budget faults={name} found={found}/{} first={first}",
+            seeds.end - seeds.start
+        );
+    }
+    if any {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

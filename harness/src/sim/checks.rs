@@ -11,12 +11,21 @@
 //! - **State machine safety** (§5.4.3): one committed entry per index; every
 //!   node applies a prefix of that one log, contiguously and exactly once,
 //!   across restarts.
-//! - **Persistent state** (§5.1, Figure 2): the term, vote and commit a node
+//! - **Commitment** (§5.4.2, Figure 8): a leader moves its commit index
+//!   only to an entry of its own term; earlier entries commit with it,
+//!   never by counting the replicas that hold them.
+//! - **Persistent state** (§5.1, Figure 2): a node grants a vote or
+//!   acknowledges entries only once the vote, its term and the entries are
+//!   durable (the driver sends `persisted_messages` after persisting); the
+//!   term, vote and commit a node
 //!   hands out to persist never go backwards, and a node grants at most one
 //!   vote per term (tracked from the vote messages it actually sent).
 //! - **Reads** (thesis §6.4): a `ReadState` reaches the node that issued its
 //!   context, once (unless the network duplicates messages), and its index
-//!   covers every write acknowledged before the read was issued.
+//!   covers every write acknowledged before the read was issued. A leader
+//!   doing safe reads keeps no read pending once the acknowledgements of
+//!   its round make a quorum of the current configuration (also after a
+//!   configuration change shrank the quorum): it answers it at once.
 //! - **Membership** (thesis §4.1): every node applying the configuration
 //!   change at an index gets the same configuration.
 //! - **Addressing**: a node never sends a message to itself and always
@@ -37,6 +46,9 @@ pub struct Checker {
     leaders: BTreeMap<u64, u64>,
     /// Leaderships already checked for completeness: (id, term).
     checked_leaders: BTreeMap<u64, u64>,
+    /// The commit index each node was last seen with as leader: id ->
+    /// (term, commit).
+    leader_commits: BTreeMap<u64, (u64, u64)>,
     /// The candidate each (voter, incarnation, term) granted a vote to.
     votes: BTreeMap<(u64, u64, u64), u64>,
     /// (index, term) -> (data hash, term of the entry before, if known).
@@ -89,6 +101,35 @@ impl Hasher for Fnv {
     }
 }
 
+/// What `m` promises that the sender's durable state (`hard_state`, log up
+/// to `last_index`) does not hold, if anything: a granted vote, or an
+/// acknowledged entry, not yet persisted (Figure 2: "updated on stable
+/// storage before responding to RPCs"). Pre-votes promise nothing.
+pub fn unpersisted_promise(m: &Message, hard_state: &HardState, last_index: u64) -> Option<String> {
+    let what = match m.get_msg_type() {
+        MessageType::MsgRequestVoteResponse if !m.reject => {
+            let voted =
+                hard_state.term > m.term || (hard_state.term == m.term && hard_state.vote == m.to);
+            if voted {
+                return None;
+            }
+            format!("granted its vote in term {} to {}", m.term, m.to)
+        }
+        MessageType::MsgAppendResponse if !m.reject => {
+            if hard_state.term >= m.term && last_index >= m.index {
+                return None;
+            }
+            format!("acknowledged index {} in term {}", m.index, m.term)
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "persistent state (§5.1): node {} {what} before persisting it (durable: term {}, \
+         vote {}, last index {last_index})",
+        m.from, hard_state.term, hard_state.vote
+    ))
+}
+
 impl Checker {
     fn violation(&mut self, text: String) {
         self.violations.push(text);
@@ -116,6 +157,16 @@ impl Checker {
             self.checked_leaders.insert(id, term);
             self.check_completeness(id, term, first_index, &term_at);
         }
+        if let Some((seen_term, seen_commit)) = self.leader_commits.insert(id, (term, committed)) {
+            let moved = seen_term == term && committed > seen_commit;
+            match term_at(committed) {
+                Some(entry_term) if moved && entry_term != term => self.violation(format!(
+                    "commitment (§5.4.2): node {id}, leader of term {term}, moved its commit \
+                     index from {seen_commit} to {committed}, an entry of term {entry_term}"
+                )),
+                _ => {}
+            }
+        }
         let from = self
             .committed_in_term
             .keys()
@@ -127,6 +178,16 @@ impl Checker {
                 self.committed(index, entry_term, id);
             }
         }
+    }
+
+    /// A leader doing safe reads has a read pending (`context`) whose
+    /// acknowledgements already make a quorum of its configuration.
+    pub fn confirmed_read_pending(&mut self, id: u64, term: u64, context: &[u8], acks: &[u64]) {
+        self.violation(format!(
+            "reads (thesis §6.4): node {id}, leader of term {term}, keeps the read {:?} \
+             pending although the acknowledgements of {acks:?} make a quorum",
+            String::from_utf8_lossy(context)
+        ));
     }
 
     fn check_completeness(

@@ -26,7 +26,10 @@ impl Sim {
             }
         }
         if roll(&mut self.rng, f.isolate) {
-            let a = pick(self);
+            let a = match self.leader() {
+                Some(leader) if roll(&mut self.rng, f.isolate_leader) => leader,
+                _ => pick(self),
+            };
             self.network.isolate(a, &ids);
             self.note(a, 0, "isolate");
         }
@@ -53,10 +56,16 @@ impl Sim {
         if roll(&mut self.rng, f.request_snapshot) {
             let a = pick(self);
             if let Some(raw) = self.nodes.get_mut(&a).and_then(|n| n.raw.as_mut()) {
-                let _ = raw.request_snapshot();
-                self.note(a, 0, "request snapshot");
+                if raw.request_snapshot().is_ok() {
+                    self.note(a, 0, "request snapshot");
+                    if roll(&mut self.rng, f.request_snapshot_then_elect) {
+                        self.transfer_leader_to(a);
+                        self.request_across_election = Some((a, self.now + 20, 1));
+                    }
+                }
             }
         }
+        self.advance_request_across_election();
         if roll(&mut self.rng, f.log_unavailable) {
             let a = pick(self);
             let on = self.rng.gen_bool(0.5);
@@ -69,6 +78,53 @@ impl Sim {
         }
         if roll(&mut self.rng, f.transfer) {
             self.transfer_leader();
+        }
+    }
+
+    /// A snapshot request carried across an election, stage by stage: the
+    /// requester was handed leadership; while it leads, every other node
+    /// compacts, so their snapshots fall between the request and what the
+    /// requester commits next (an empty entry is proposed on it right
+    /// after); some steps later it hands leadership on and
+    /// is a follower again, whose old request (if kept) no snapshot of the
+    /// new leader can satisfy.
+    fn advance_request_across_election(&mut self) {
+        let Some((requester, at, stage)) = self.request_across_election else {
+            return;
+        };
+        if self.now < at {
+            return;
+        }
+        self.request_across_election = None;
+        let Some((leader, conf)) = self.leader_conf_state() else {
+            return;
+        };
+        if leader != requester {
+            return;
+        }
+        if stage == 1 {
+            for (&id, node) in self.nodes.iter_mut() {
+                if id != requester {
+                    node.compact();
+                }
+            }
+            self.note(requester, 0, "compact all but the leader");
+            // An entry past those snapshots, committed before it steps down.
+            if let Some(raw) = self.nodes.get_mut(&requester).and_then(|n| n.raw.as_mut()) {
+                let _ = raw.propose(vec![], vec![]);
+            }
+            self.request_across_election = Some((requester, self.now + 30, 2));
+            return;
+        }
+        let others: Vec<u64> = conf
+            .voters
+            .iter()
+            .copied()
+            .filter(|&id| id != requester)
+            .collect();
+        if !others.is_empty() {
+            let target = others[self.rng.gen_range(0..others.len())];
+            self.transfer_leader_to(target);
         }
     }
 
@@ -96,6 +152,15 @@ impl Sim {
     }
 
     fn transfer_leader(&mut self) {
+        let Some((_, conf)) = self.leader_conf_state() else {
+            return;
+        };
+        let target = conf.voters[self.rng.gen_range(0..conf.voters.len())];
+        self.transfer_leader_to(target);
+    }
+
+    /// Asks the running leader, if any, to hand leadership to `target`.
+    fn transfer_leader_to(&mut self, target: u64) {
         let Some(leader) = self.leader() else {
             return;
         };
@@ -104,8 +169,6 @@ impl Sim {
             .get_mut(&leader)
             .and_then(|n| n.raw.as_mut())
             .expect("up");
-        let voters: Vec<u64> = raw.raft.prs().conf().to_conf_state().voters;
-        let target = voters[self.rng.gen_range(0..voters.len())];
         raw.transfer_leader(target);
         self.note(leader, target, "transfer leader");
     }
@@ -237,15 +300,15 @@ impl Sim {
         if !adding || member {
             return;
         }
+        let empty = self.empty_durable();
         match self.nodes.get_mut(&id) {
             Some(node) => {
                 // It starts once a member applied the re-add.
-                node.wipe();
+                node.wipe(empty);
                 self.note(id, 0, "wipe re-added node");
             }
             None => {
-                self.nodes
-                    .insert(id, SimNode::new(id, ConfState::default()));
+                self.nodes.insert(id, SimNode::new(id, empty));
                 self.start_node(id);
             }
         }

@@ -4,8 +4,6 @@
 //! a bound on steps without progress (a long backlog may take many steps,
 //! but each must move something forward).
 
-use raft::eraftpb::ConfState;
-
 use super::kv::Command;
 use super::node::SimNode;
 use super::Sim;
@@ -47,9 +45,10 @@ impl Sim {
                 self.start_node(id);
             }
         }
+        let empty = self.empty_durable();
         for &id in members {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.nodes.entry(id) {
-                slot.insert(SimNode::new(id, ConfState::default()));
+                slot.insert(SimNode::new(id, empty.clone()));
                 self.start_node(id);
             }
         }

@@ -14,7 +14,8 @@
 //! the node from the durable copy only.
 //!
 //! A seed draws (swarm testing, [`params`]) the cluster shape (3, 5 or 7
-//! voters, sometimes learners), raft options (pre-vote, check-quorum, safe or
+//! voters, sometimes learners; bootstrapped from a snapshot in term 1, or
+//! empty at term 0), raft options (pre-vote, check-quorum, safe or
 //! lease reads, batch append, message size and inflight limits, priorities)
 //! and a random subset of faults with random weights: message drop,
 //! duplication, delay (reordering); one-way and two-way link cuts, isolation,
@@ -51,7 +52,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use raft::eraftpb::{ConfState, MessageType};
-use raft::{SnapshotStatus, StateRole};
+use raft::{ReadOnlyOption, SnapshotStatus, StateRole};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use slog::Logger;
@@ -59,7 +60,7 @@ use slog::Logger;
 use self::checks::Checker;
 use self::kv::{Clients, Command, PendingOp, KEYS};
 use self::network::{roll, Network};
-use self::node::{Applied, CrashPoint, Effects, SimNode};
+use self::node::{Applied, CrashPoint, Durable, Effects, SimNode};
 pub use self::params::{FaultLevel, Params};
 use self::report::Trace;
 
@@ -69,6 +70,11 @@ const CLIENT_TIMEOUT_STEPS: u64 = 150;
 const STEPS_PER_TICK: u64 = 3;
 /// Concurrent clients.
 const CLIENTS: u64 = 4;
+
+/// The seeds `cargo test -p harness --test sim` runs (and `sim --ci-budget`):
+/// each fault level with its range of seeds, at the default step count.
+pub const CI_BUDGET: [(FaultLevel, std::ops::Range<u64>); 2] =
+    [(FaultLevel::Default, 0..40), (FaultLevel::High, 0..15)];
 
 /// How to run seeds.
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +162,9 @@ pub struct Sim {
     acked_write_index: u64,
     /// Whether faults are being injected (off in the liveness phase).
     faults_on: bool,
+    /// A snapshot request carried across an election: (requester, step of
+    /// the next stage, stage), see `faults.rs`.
+    request_across_election: Option<(u64, u64, u8)>,
     trace: Trace,
     logger: Logger,
 }
@@ -171,7 +180,10 @@ impl Sim {
             .voters
             .iter()
             .chain(&params.learners)
-            .map(|&id| (id, SimNode::new(id, initial.clone())))
+            .map(|&id| {
+                let durable = Durable::initial_member(&initial, params.bootstrap_at_term_zero);
+                (id, SimNode::new(id, durable))
+            })
             .collect();
         Sim {
             seed,
@@ -186,6 +198,7 @@ impl Sim {
             next_op_id: 1,
             acked_write_index: 0,
             faults_on: true,
+            request_across_election: None,
             trace: Trace::new(options.print_trace, options.keep_trace),
             logger: Logger::root(slog::Discard, slog::o!()),
         }
@@ -385,6 +398,9 @@ impl Sim {
                 self.on_applied_entry(id, entry);
             }
         }
+        for problem in effects.unpersisted {
+            self.checker.violations.push(problem);
+        }
         if effects.crashed {
             self.on_crash(id);
         }
@@ -530,7 +546,31 @@ impl Sim {
             let term_at = |index: u64| log.term(index).ok().filter(|_| readable(index));
             self.checker
                 .leader(id, raft.term, log.committed, log.first_index(), term_at);
+            let reads = &raft.read_only;
+            if reads.option != ReadOnlyOption::Safe {
+                continue;
+            }
+            let confirmed = reads.read_index_queue.iter().find_map(|context| {
+                let acks = &reads.pending_read_index.get(context)?.acks;
+                raft.prs().has_quorum(acks).then_some((context, acks))
+            });
+            if let Some((context, acks)) = confirmed {
+                let mut acks: Vec<u64> = acks.iter().copied().collect();
+                acks.sort_unstable();
+                self.checker
+                    .confirmed_read_pending(id, raft.term, context, &acks);
+            }
         }
+    }
+
+    /// What a node added later starts from ([`Durable::empty`]).
+    fn empty_durable(&self) -> Durable {
+        let initial = ConfState {
+            voters: self.params.voters.clone(),
+            learners: self.params.learners.clone(),
+            ..Default::default()
+        };
+        Durable::empty(&initial, self.params.bootstrap_at_term_zero)
     }
 
     fn up_nodes(&self) -> Vec<u64> {

@@ -29,6 +29,7 @@ use raft::{
 };
 use slog::Logger;
 
+use super::checks;
 use super::kv::{Command, KvMachine};
 use super::params::Params;
 
@@ -122,6 +123,43 @@ pub struct Durable {
 }
 
 impl Durable {
+    /// What an initial member holds before it first runs. From a bootstrap
+    /// snapshot at index 1 in term 1 holding the initial membership, so
+    /// that nodes added later, which start empty, catch up from a snapshot
+    /// rather than from a log that never held that membership; or, with
+    /// `at_term_zero`, at term 0 with an empty log and only the membership
+    /// stored (see [`Durable::empty`]).
+    pub fn initial_member(conf_state: &ConfState, at_term_zero: bool) -> Durable {
+        if at_term_zero {
+            return Durable::empty(conf_state, true);
+        }
+        let mut durable = Durable::default();
+        let mut snapshot = Snapshot::default();
+        let meta = snapshot.mut_metadata();
+        meta.index = 1;
+        meta.term = 1;
+        meta.set_conf_state(conf_state.clone());
+        durable.snapshot = snapshot;
+        durable.hard_state.term = 1;
+        durable.hard_state.commit = 1;
+        durable.machine.applied = 1;
+        durable.machine.conf_state = conf_state.clone();
+        durable
+    }
+
+    /// What a node added later (or a removed id wiped and re-added) holds
+    /// before it first runs: nothing, or, in a cluster bootstrapped at term
+    /// 0, the initial membership. That cluster's log starts at index 1, so
+    /// an added node may replay it from there rather than from a snapshot,
+    /// and must then start from the membership the log starts from.
+    pub fn empty(initial_conf_state: &ConfState, at_term_zero: bool) -> Durable {
+        let mut durable = Durable::default();
+        if at_term_zero {
+            durable.machine.conf_state = initial_conf_state.clone();
+        }
+        durable
+    }
+
     fn snapshot_index(&self) -> u64 {
         self.snapshot.get_metadata().index
     }
@@ -236,6 +274,9 @@ pub struct Effects {
     pub applied: Vec<Applied>,
     /// Whether the node crashed.
     pub crashed: bool,
+    /// Messages sent that promise state not yet durable (see
+    /// [`checks::unpersisted_promise`]).
+    pub unpersisted: Vec<String>,
 }
 
 /// One node of the simulated cluster.
@@ -263,25 +304,9 @@ pub struct SimNode {
 }
 
 impl SimNode {
-    /// A node that has never run. An initial member (`conf_state` not
-    /// empty) starts from a bootstrap snapshot at index 1 holding the initial
-    /// membership, so that nodes added later, which start empty, catch up
-    /// from a snapshot rather than from a log that never held that
-    /// membership.
-    pub fn new(id: u64, conf_state: ConfState) -> SimNode {
-        let mut durable = Durable::default();
-        if !conf_state.voters.is_empty() {
-            let mut snapshot = Snapshot::default();
-            let meta = snapshot.mut_metadata();
-            meta.index = 1;
-            meta.term = 1;
-            meta.set_conf_state(conf_state.clone());
-            durable.snapshot = snapshot;
-            durable.hard_state.term = 1;
-            durable.hard_state.commit = 1;
-            durable.machine.applied = 1;
-            durable.machine.conf_state = conf_state;
-        }
+    /// A node that has never run, holding `durable`
+    /// ([`Durable::initial_member`] or [`Durable::empty`]).
+    pub fn new(id: u64, durable: Durable) -> SimNode {
         SimNode {
             id,
             incarnation: 0,
@@ -376,11 +401,12 @@ impl SimNode {
         self.fetching.clear();
     }
 
-    /// Wipes the node into an empty one (a removed id about to be re-added).
-    /// It stays down until [`SimNode::seed_from`] gives it a member's state.
-    pub fn wipe(&mut self) {
+    /// Wipes the node into an empty one (a removed id about to be re-added),
+    /// holding `empty` ([`Durable::empty`]). It stays down until
+    /// [`SimNode::seed_from`] gives it a member's state.
+    pub fn wipe(&mut self, empty: Durable) {
         self.crash();
-        self.durable = Durable::default();
+        self.durable = empty;
         self.incarnation += 1;
         self.restart_at = None;
         self.readded_at = Some(u64::MAX);
@@ -481,8 +507,29 @@ impl SimNode {
     }
 
     /// Handles one `Ready` if there is one, following the driver contract,
-    /// crashing at `crash_at` if given.
+    /// crashing at `crash_at` if given. Every message it sends must promise
+    /// only what is durable by then ([`checks::unpersisted_promise`]).
     pub fn handle_ready(&mut self, async_persist: bool, crash_at: Option<CrashPoint>) -> Effects {
+        let mut out = self.handle_ready_unchecked(async_persist, crash_at);
+        self.check_promises(&mut out, 0);
+        out
+    }
+
+    /// Records the messages from `out.messages[from..]` that promise more
+    /// than the durable state holds now.
+    fn check_promises(&self, out: &mut Effects, from: usize) {
+        let durable = &self.durable;
+        for m in &out.messages[from..] {
+            let found = checks::unpersisted_promise(m, &durable.hard_state, durable.last_index());
+            out.unpersisted.extend(found);
+        }
+    }
+
+    fn handle_ready_unchecked(
+        &mut self,
+        async_persist: bool,
+        crash_at: Option<CrashPoint>,
+    ) -> Effects {
         let mut out = Effects::default();
         let Some(raw) = self.raw.as_mut() else {
             return out;
@@ -573,7 +620,9 @@ impl SimNode {
             if let Some(hs) = &write.hard_state {
                 self.durable.write_hard_state(hs);
             }
+            let sent = out.messages.len();
             out.messages.extend(write.persisted_messages);
+            self.check_promises(&mut out, sent);
             if let Some(raw) = self.raw.as_mut() {
                 raw.on_persist_ready(write.number);
             }

@@ -29,6 +29,9 @@ pub struct FaultWeights {
     pub cut_link: u32,
     /// Per step, per thousand: a node isolated.
     pub isolate: u32,
+    /// Per thousand isolations: the node isolated is the leader (a deposed
+    /// leader that may still answer reads; an old-term tail left behind).
+    pub isolate_leader: u32,
     /// Per step, per thousand: the cluster split in two.
     pub partition: u32,
     /// Per step, per thousand: every cut healed.
@@ -41,6 +44,9 @@ pub struct FaultWeights {
     pub compact: u32,
     /// Per step, per thousand: a follower requests a snapshot.
     pub request_snapshot: u32,
+    /// Per thousand snapshot requests: the leader then hands leadership to
+    /// the node that asked (a snapshot request across an election).
+    pub request_snapshot_then_elect: u32,
     /// Per step, per thousand: a node's storage flips to answering
     /// `LogTemporarilyUnavailable` to asynchronous fetches (or back).
     pub log_unavailable: u32,
@@ -73,6 +79,13 @@ pub struct Params {
     pub max_inflight_msgs: usize,
     /// Election priority of each id (may be negative, zero, or all equal).
     pub priorities: Vec<(u64, i64)>,
+    /// Whether the initial members start at term 0 with an empty log and
+    /// the membership in their storage (as `MemStorage::new_with_conf_state`
+    /// and raft-rs's examples bootstrap), rather than from a snapshot at
+    /// index 1 in term 1. Drawn with pre-vote and distinct priorities: the
+    /// first pre-vote then often reaches a voter still at term 0 that
+    /// rejects it.
+    pub bootstrap_at_term_zero: bool,
     /// Whether nodes persist asynchronously (several `Ready`s in flight).
     pub async_persist: bool,
     /// Whether membership changes use `ConfChangeV2` (else v1 only).
@@ -98,22 +111,36 @@ impl Params {
         let spare_ids: Vec<u64> = (first_spare..first_spare + 2).collect();
         let check_quorum = rng.gen_bool(0.5);
         let all_ids = voters.iter().chain(&learners).chain(&spare_ids);
+        let bootstrap_at_term_zero = rng.gen_bool(0.25);
         let priorities = match rng.gen_range(0..4) {
+            _ if bootstrap_at_term_zero => {
+                // Distinct, in a random order.
+                let mut ids: Vec<u64> = all_ids.copied().collect();
+                let mut priorities = Vec::with_capacity(ids.len());
+                let mut priority = rng.gen_range(-2..=1);
+                while !ids.is_empty() {
+                    priorities.push((ids.swap_remove(rng.gen_range(0..ids.len())), priority));
+                    priority += 1;
+                }
+                priorities
+            }
             0 => Vec::new(),
             1 => all_ids.map(|&id| (id, 1)).collect(),
             _ => all_ids.map(|&id| (id, rng.gen_range(-2..=3))).collect(),
         };
+        let pre_vote = bootstrap_at_term_zero || rng.gen_bool(0.5);
         Params {
             voters,
             learners,
             spare_ids,
-            pre_vote: rng.gen_bool(0.5),
+            pre_vote,
             check_quorum,
             lease_reads: check_quorum && rng.gen_bool(0.5),
             batch_append: rng.gen_bool(0.5),
             max_size_per_msg: [0, 1, 256, 4096, u64::MAX][rng.gen_range(0..5)],
             max_inflight_msgs: [1, 2, 8, 256][rng.gen_range(0..4)],
             priorities,
+            bootstrap_at_term_zero,
             async_persist: rng.gen_bool(0.5),
             conf_change_v2: rng.gen_bool(0.5),
             faults: FaultWeights::draw(rng, level),
@@ -152,12 +179,14 @@ impl FaultWeights {
             delay: pick(100),
             cut_link: pick(6),
             isolate: pick(4),
+            isolate_leader: pick(500),
             partition: pick(3),
             heal: pick(20),
             crash: pick(4),
             crash_mid_ready: pick(6),
             compact: pick(15),
             request_snapshot: pick(3),
+            request_snapshot_then_elect: pick(500),
             log_unavailable: pick(8),
             conf_change: pick(8),
             transfer: pick(4),
