@@ -435,6 +435,31 @@ fn voter_refuses_lower_priority_candidate_with_no_longer_log() {
     }
 }
 
+// A voter holding a longer log of an older term must not refuse a
+// lower-priority candidate whose log is more up to date by §5.4.1 (a later
+// last term): that candidate may be the only one a quorum can elect, and
+// comparing lengths alone (as raft-rs 0.7 does) stalls the group for good.
+// Found by the seeded simulator (seeds 3001337 and 3007685).
+#[test]
+fn lower_priority_candidate_with_a_later_last_term_is_granted() {
+    let cases = [
+        // (candidate last index, candidate last term, granted)
+        (2, 2, true),  // shorter, but a later term: more up to date
+        (3, 1, false), // same term, same length: not strictly newer
+        (4, 1, true),  // same term, longer
+        (2, 1, false), // shorter, same term: not even up to date
+    ];
+    for (index, log_term, granted) in cases {
+        let storage = storage_with_log(vec![1, 2, 3], &entries_with_terms(&[1, 1, 1]), 2);
+        let mut r = TestRaft::builder(1).priority(3).storage(storage).build();
+        let mut m = vote_request(2, 1, 3, index, log_term);
+        m.priority = 1;
+        r.step(m).unwrap();
+        let (_, _, rejected) = vote_response(&r.read_messages());
+        assert_eq!(rejected, !granted, "index {index}, log term {log_term}");
+    }
+}
+
 #[test]
 fn vote_response_type_matches_request_type() {
     assert_eq!(

@@ -343,9 +343,15 @@ impl<T: Storage> Raft<T> {
                 && (self.vote == m.from || m.context.as_ref() == CAMPAIGN_TRANSFER));
         // §5.4.1: only a candidate whose log is at least as up to date.
         let up_to_date = self.raft_log.is_up_to_date(m.index, m.log_term);
-        // A lower-priority candidate wins only with a longer log.
-        let priority_ok =
-            m.index > self.raft_log.last_index() || message_priority(m) >= self.priority;
+        // A lower-priority candidate wins only with a log strictly more up
+        // to date than ours, in §5.4.1's order (a later last term, or the
+        // same last term and a longer log). raft-rs 0.7 compares only the
+        // lengths, so a voter holding a longer log of an older term refuses
+        // the only candidates that could win: the group stalls for good.
+        let last_term = self.raft_log.last_term();
+        let strictly_newer = m.log_term > last_term
+            || (m.log_term == last_term && m.index > self.raft_log.last_index());
+        let priority_ok = strictly_newer || message_priority(m) >= self.priority;
         let configured = self.has_configuration();
         if !configured {
             debug!(
