@@ -378,6 +378,11 @@ impl<T: Storage> RawNode<T> {
     /// and whatever was queued since, to the outbox that waits for
     /// persistence.
     fn collect_messages(&mut self) {
+        let replaced = mem::take(&mut self.raft.replaced_from);
+        if replaced != 0 {
+            self.persisted_messages
+                .retain(|m| !crate::raft::acknowledges_from(m, replaced));
+        }
         if self.raft.state == StateRole::Leader {
             self.leader_messages = self.raft.msgs.len();
             return;

@@ -4,7 +4,7 @@
 //! election timeout of hearing from a leader or of starting, whatever its
 //! term does meanwhile.
 
-use harness::sim::{run_seed, Options};
+use harness::sim::{run_seed, FaultLevel, Options};
 use harness::{Interface, Network};
 use raft::eraftpb::{Entry, Message, MessageType};
 use raft::storage::MemStorage;
@@ -385,11 +385,20 @@ fn forget_leader_does_not_let_a_follower_vote_inside_the_lease() {
 
 /// The simulator seeds that found stale lease reads (the old leader of
 /// the test above answering after a new leader acknowledged a write) stay
-/// clean.
+/// clean. (Found first at seeds 500896, 501575, 1001502 and 1002269; the
+/// simulator's draws have changed since, and these are the seeds that show
+/// it with today's draws, the second with every fault weight raised.)
 #[test]
 fn the_simulator_seeds_that_found_stale_lease_reads_stay_clean() {
-    for seed in [500_896, 501_575, 1_001_502, 1_002_269] {
-        let outcome = run_seed(seed, Options::default());
+    for (seed, faults) in [
+        (3_013_822, FaultLevel::Default),
+        (4_002_170, FaultLevel::High),
+    ] {
+        let options = Options {
+            faults,
+            ..Options::default()
+        };
+        let outcome = run_seed(seed, options);
         assert!(
             outcome.params.lease_reads,
             "seed {seed} no longer reads by lease"

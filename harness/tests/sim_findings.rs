@@ -416,3 +416,66 @@ fn a_snapshot_request_past_the_leader_commit_ends() {
         assert!(cluster.restored[&id] >= last, "node {id}");
     }
 }
+
+fn append(from: u64, term: u64, index: u64, log_term: u64, entries: &[(u64, u64)]) -> Message {
+    let mut m = Message::new();
+    m.set_msg_type(MessageType::MsgAppend);
+    m.from = from;
+    m.to = 2;
+    m.term = term;
+    m.index = index;
+    m.log_term = log_term;
+    m.entries = entries
+        .iter()
+        .map(|&(index, term)| Entry {
+            index,
+            term,
+            ..Default::default()
+        })
+        .collect();
+    m
+}
+
+/// A follower acknowledges an append, then, before its `Ready` is handled,
+/// an append of a newer leader replaces that entry. Both responses used to
+/// leave in the same `Ready`, after the log was persisted without the first
+/// entry: the old leader counted an acknowledgement of an entry no longer
+/// stored (§5.1), so it could commit an entry no quorum held. Found by the
+/// simulator's durability check (seed 3009280); the acknowledgement is now
+/// dropped, whether `RawNode` already collected it or not.
+#[test]
+fn an_acknowledgement_of_an_entry_replaced_before_the_ready_is_dropped() {
+    for collect_between in [true, false] {
+        let storage = MemStorage::new_with_conf_state(ConfState::from((vec![1, 2, 3], vec![])));
+        storage
+            .wl()
+            .append(&[Entry {
+                index: 1,
+                term: 1,
+                ..Default::default()
+            }])
+            .unwrap();
+        storage.wl().mut_hard_state().term = 1;
+        let mut node = RawNode::new(&config(2, false), storage, &logger()).unwrap();
+        if collect_between {
+            // Stepped through `RawNode`: the first response is collected
+            // into its outbox before the second append arrives.
+            node.step(append(1, 1, 1, 1, &[(2, 1)])).unwrap();
+            node.step(append(3, 2, 1, 1, &[(2, 2)])).unwrap();
+        } else {
+            // Stepped on the state machine itself: both responses are still
+            // queued there.
+            node.raft.step(append(1, 1, 1, 1, &[(2, 1)])).unwrap();
+            node.raft.step(append(3, 2, 1, 1, &[(2, 2)])).unwrap();
+        }
+        let rd = node.ready();
+        let acks: Vec<(u64, u64, u64)> = rd
+            .persisted_messages()
+            .iter()
+            .filter(|m| m.get_msg_type() == MessageType::MsgAppendResponse && !m.reject)
+            .map(|m| (m.to, m.term, m.index))
+            .collect();
+        assert_eq!(acks, vec![(3, 2, 2)], "collect_between {collect_between}");
+        assert_eq!(rd.entries()[0].term, 2);
+    }
+}

@@ -21,6 +21,7 @@ mod follower;
 mod leader;
 mod read_index;
 mod replication;
+pub(crate) use replication::acknowledges_from;
 mod snapshot;
 mod uncommitted;
 
@@ -135,6 +136,10 @@ pub struct Raft<T: Storage> {
     pub priority: i64,
     /// Outgoing messages, drained by the driver.
     pub msgs: Vec<Message>,
+    /// The first index an append or a snapshot replaced in this log since
+    /// `RawNode` last collected the messages (0: none); see
+    /// [`Raft::forget_acks_from`].
+    pub(crate) replaced_from: u64,
 
     pub(crate) max_committed_size_per_ready: u64,
 
@@ -235,6 +240,7 @@ impl<T: Storage> Raft<T> {
             pending_read_index_messages: vec![],
             queued_append_bounds: Vec::new(),
             msgs: vec![],
+            replaced_from: 0,
             prs: ProgressTracker::with_capacity(
                 conf_state.voters.len(),
                 conf_state.learners.len(),

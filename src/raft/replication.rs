@@ -21,6 +21,20 @@ use super::election::is_set;
 use super::{Raft, StateRole};
 
 impl<T: Storage> Raft<T> {
+    /// Drops the acknowledgements still queued for entries at or past
+    /// `index`, which an append or a snapshot has just replaced: they would
+    /// be sent only after this `Ready` is persisted, when the log no longer
+    /// holds what they acknowledge, and a leader counting them could commit
+    /// an entry no quorum stores (§5.1: a response reports durable state).
+    /// The ones `RawNode` already collected are dropped there
+    /// (`replaced_from`). Dropping a message is always safe.
+    pub(crate) fn forget_acks_from(&mut self, index: u64) {
+        self.msgs.retain(|m| !acknowledges_from(m, index));
+        if self.replaced_from == 0 || index < self.replaced_from {
+            self.replaced_from = index;
+        }
+    }
+
     /// Sends an append (or, when the entries are gone, a snapshot) to `to`,
     /// even an empty one as a probe.
     pub fn send_append(&mut self, to: u64) {
@@ -302,7 +316,10 @@ impl<T: Storage> Raft<T> {
             None
         };
         match appended {
-            Some((_, last_idx)) => {
+            Some((conflict, last_idx)) => {
+                if conflict != 0 && conflict <= last_index {
+                    self.forget_acks_from(conflict);
+                }
                 to_send.index = last_idx;
             }
             None => {
@@ -719,4 +736,9 @@ pub(crate) struct QueuedAppendKey {
 pub(crate) struct QueuedAppendBound {
     key: QueuedAppendKey,
     bound: u64,
+}
+
+/// Whether `m` acknowledges entries at or past `index`.
+pub(crate) fn acknowledges_from(m: &Message, index: u64) -> bool {
+    m.get_msg_type() == MessageType::MsgAppendResponse && !m.reject && m.index >= index
 }

@@ -184,6 +184,8 @@ impl<T: Storage> Raft<T> {
             return false;
         }
         let cs = cs.clone();
+        // Entries past the commit index may differ from the snapshot's.
+        self.forget_acks_from(self.raft_log.committed + 1);
         self.raft_log.restore(snap);
         self.prs = prs;
         let new_cs = self.post_conf_change();
