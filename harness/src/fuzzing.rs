@@ -20,7 +20,7 @@
 //!   schedule the input picks (deliver, drop, duplicate or reorder messages,
 //!   ticks, proposals, reads, crashes and restarts, membership changes,
 //!   compaction), checked after every operation by the simulator's safety
-//!   checks; its input is read with `arbitrary` (see [`cluster`]'s module).
+//!   checks; its input is read with `arbitrary` (see [`Op`]).
 //!
 //! The driver checks, after every operation: the commit index never
 //! regresses, `applied <= committed`, the node's term never decreases, the

@@ -88,6 +88,14 @@ pub enum Change {
 
 /// One operation of the schedule. Nodes are ids 1 to 4; positions in the
 /// queue of messages in flight are taken modulo its length.
+///
+/// Read from three bytes `[tag, a, b]`: `tag % 32` picks the operation
+/// (0-7 deliver, 8-9 drop, 10 duplicate, 11-14 Ready, 15 flush, 16-18 tick
+/// all, 19 tick one, 20-21 put, 22 read, 23 crash, 24 restart, 25
+/// membership change, 26 compact, 27 campaign, 28 transfer, 29 request a
+/// snapshot, 30 slow fetches, 31 complete fetches), `a` the node (`1 + a %
+/// 4`) or queue position, `b` the argument (a crash point below 4, a key,
+/// a change kind in `b % 8` and its transition in `b / 8 % 6`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// Deliver the message at a position of the queue.
