@@ -275,7 +275,7 @@ impl Unstable {
     ///
     /// # Panics
     ///
-    /// Through [`fatal!`](crate::fatal) when one is broken.
+    /// Through `fatal!` when one is broken.
     #[cfg(debug_assertions)]
     pub(crate) fn check_invariants(&self) {
         if let (Some(first), Some(last)) = (self.entries.first(), self.entries.last()) {

@@ -80,7 +80,7 @@ impl<T: Storage> RaftLog<T> {
     ///
     /// # Panics
     ///
-    /// Through [`fatal!`](crate::fatal) when one is broken.
+    /// Through `fatal!` when one is broken.
     #[cfg(debug_assertions)]
     pub(crate) fn check_invariants(&self) {
         self.unstable.check_invariants();

@@ -299,7 +299,7 @@ impl ReadOnly {
     ///
     /// # Panics
     ///
-    /// Through [`fatal!`](crate::fatal) when one is broken.
+    /// Through `fatal!` when one is broken.
     #[cfg(debug_assertions)]
     pub(crate) fn check_invariants(&self, committed: u64, logger: &Logger) {
         let queued = self.read_index_queue.len();

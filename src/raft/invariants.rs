@@ -4,7 +4,7 @@
 //! [`RawNode`](crate::RawNode) runs [`Raft::check_invariants`] at the end of
 //! each of its entry points. A check that fails is a bug in this crate (or
 //! in a storage that breaks its contract), never something a peer's message
-//! may cause: it panics through [`fatal!`](crate::fatal), with the node id.
+//! may cause: it panics through `fatal!`, with the node id.
 
 use crate::storage::Storage;
 use crate::INVALID_ID;
@@ -33,7 +33,7 @@ struct LeaderTail {
 
 impl<T: Storage> Raft<T> {
     /// Checks the node's invariants and remembers what the next check
-    /// compares with. O(peers + messages in flight), plus a few storage
+    /// compares with. Exists only in builds with debug assertions. O(peers + messages in flight), plus a few storage
     /// reads of the log's bounds:
     ///
     /// - the term never goes backwards (§5.1);
@@ -48,11 +48,11 @@ impl<T: Storage> Raft<T> {
     ///   last_index`, the unstable tail in place), of the
     ///   [`ProgressTracker`](crate::ProgressTracker) (configuration and
     ///   progress map in step, inflight windows within their limits) and
-    ///   of [`ReadOnly`](crate::ReadOnly) (queue and map agree).
+    ///   of `ReadOnly` (queue and map agree).
     ///
     /// # Panics
     ///
-    /// Through [`fatal!`](crate::fatal) when one is broken.
+    /// Through `fatal!` when one is broken.
     #[cfg(debug_assertions)]
     pub fn check_invariants(&mut self) {
         self.raft_log.check_invariants();

@@ -272,7 +272,7 @@ impl Inflights {
     ///
     /// # Panics
     ///
-    /// Through [`fatal!`](crate::fatal) when one is broken.
+    /// Through `fatal!` when one is broken.
     #[cfg(debug_assertions)]
     pub(crate) fn check_invariants(&self, peer: u64, logger: &slog::Logger) {
         let ring = self.buffer.len();

@@ -282,7 +282,7 @@ impl ProgressTracker {
     ///
     /// # Panics
     ///
-    /// Through [`fatal!`](crate::fatal) when one is broken.
+    /// Through `fatal!` when one is broken.
     #[cfg(debug_assertions)]
     pub(crate) fn check_invariants(&self, logger: &slog::Logger) {
         let conf = &self.conf;

@@ -223,7 +223,7 @@ impl Progress {
     ///
     /// # Panics
     ///
-    /// Through [`fatal!`](crate::fatal) when one is broken.
+    /// Through `fatal!` when one is broken.
     #[cfg(debug_assertions)]
     pub(crate) fn check_invariants(&self, peer: u64, logger: &slog::Logger) {
         if self.matched >= self.next_idx {
