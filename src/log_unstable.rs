@@ -97,6 +97,11 @@ impl Unstable {
             last.index,
             last.term
         );
+        debug_assert_eq!(
+            index + 1,
+            self.offset + self.entries.len() as u64,
+            "the last unstable entry is not at offset + len - 1"
+        );
         self.offset = index + 1;
         self.entries.clear();
         self.entries_size = 0;
@@ -144,6 +149,10 @@ impl Unstable {
     /// Replaces everything with `snapshot`: the entries are dropped and the
     /// next entry follows the snapshot.
     pub fn restore(&mut self, snapshot: Snapshot) {
+        debug_assert!(
+            snapshot.get_metadata().index < u64::MAX,
+            "a snapshot at the last possible index leaves no room for an offset"
+        );
         self.entries.clear();
         self.entries_size = 0;
         self.offset = snapshot.metadata().index + 1;
@@ -220,6 +229,29 @@ impl Unstable {
             self.entries_size -= dropped;
         }
         self.entries_size += ents.iter().map(entry_approximate_size).sum::<usize>();
+        // The entries added follow one another, and the tail they join,
+        // with terms that never decrease (§5.3, Log Matching): O(entries
+        // added), so together with the ends `check_invariants` looks at,
+        // every index of the tail is in place.
+        debug_assert!(
+            ents.windows(2)
+                .all(|w| w[1].index == w[0].index + 1 && w[1].term >= w[0].term),
+            "appended entries are not contiguous with non-decreasing terms: first {after}, {} entries",
+            ents.len()
+        );
+        debug_assert!(
+            self.entries
+                .last()
+                .is_none_or(|prev| prev.index + 1 == after && prev.term <= first.term),
+            "entries from {after} (term {}) do not follow the unstable tail ending at {:?}",
+            first.term,
+            self.entries.last().map(|e| (e.index, e.term))
+        );
+        debug_assert!(
+            self.entries.is_empty() || self.offset <= after,
+            "kept unstable entries from {} past the new ones at {after}",
+            self.offset
+        );
         true
     }
 
@@ -233,6 +265,49 @@ impl Unstable {
         let start = (lo - self.offset) as usize;
         let end = (hi - self.offset) as usize;
         &self.entries[start..end]
+    }
+
+    /// Checks the invariants of the unstable tail in O(1): the entries run
+    /// from `offset` to `offset + len - 1` (each append checks that the
+    /// entries it adds follow one another, so with both ends in place every
+    /// `entries[i].index == offset + i`), a pending snapshot sits right
+    /// below `offset`, and an empty tail counts no bytes.
+    ///
+    /// # Panics
+    ///
+    /// Through `fatal!` when one is broken.
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_invariants(&self) {
+        if let (Some(first), Some(last)) = (self.entries.first(), self.entries.last()) {
+            let want_last = self.offset + self.entries.len() as u64 - 1;
+            if first.index != self.offset || last.index != want_last {
+                crate::fatal!(
+                    self.logger,
+                    "unstable entries [{}, {}] do not run from the offset {} to {}",
+                    first.index,
+                    last.index,
+                    self.offset,
+                    want_last
+                );
+            }
+        } else if self.entries_size != 0 {
+            crate::fatal!(
+                self.logger,
+                "unstable tail without entries counts {} bytes",
+                self.entries_size
+            );
+        }
+        if let Some(snapshot) = &self.snapshot {
+            let index = snapshot.get_metadata().index;
+            if index.checked_add(1) != Some(self.offset) {
+                crate::fatal!(
+                    self.logger,
+                    "unstable snapshot at {} is not right below the offset {}",
+                    index,
+                    self.offset
+                );
+            }
+        }
     }
 
     /// Checks that `[lo, hi)` is a range of unstable indexes.
@@ -250,6 +325,9 @@ impl Unstable {
         );
     }
 }
+
+#[cfg(all(test, debug_assertions))]
+mod invariant_tests;
 
 #[cfg(test)]
 mod tests {

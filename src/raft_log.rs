@@ -83,6 +83,36 @@ impl<T: Storage> RaftLog<T> {
         }
     }
 
+    /// Checks the invariants of the log in O(1) (plus the storage's last
+    /// index): `applied <= committed <= last_index()`, the persisted index
+    /// below the unstable tail, and those of [`Unstable`].
+    ///
+    /// # Panics
+    ///
+    /// Through `fatal!` when one is broken.
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_invariants(&self) {
+        self.unstable.check_invariants();
+        let last_index = self.last_index();
+        if self.applied > self.committed || self.committed > last_index {
+            crate::fatal!(
+                self.unstable.logger,
+                "log cursors out of order: applied {} <= committed {} <= last index {} does not hold",
+                self.applied,
+                self.committed,
+                last_index
+            );
+        }
+        if self.persisted >= self.unstable.offset {
+            crate::fatal!(
+                self.unstable.logger,
+                "persisted index {} is not below the unstable offset {}",
+                self.persisted,
+                self.unstable.offset
+            );
+        }
+    }
+
     /// The durable log.
     pub fn store(&self) -> &T {
         &self.store
@@ -367,6 +397,7 @@ impl<T: Storage> RaftLog<T> {
             self.committed
         );
         self.committed = to;
+        debug_assert!(self.applied <= self.committed);
     }
 
     /// Records that the application applied every entry up to `idx`.
@@ -450,6 +481,7 @@ impl<T: Storage> RaftLog<T> {
                 "previous" => self.persisted,
             );
             self.persisted = index;
+            debug_assert!(self.persisted < first_update_index);
             true
         } else {
             false
@@ -513,7 +545,9 @@ impl<T: Storage> RaftLog<T> {
         };
         self.before_append(first.index);
         self.unstable.truncate_and_append(ents);
-        self.last_index()
+        let last_index = self.last_index();
+        debug_assert_eq!(last_index, first.index + ents.len() as u64 - 1);
+        last_index
     }
 
     /// [`append`](Self::append), moving `ents` into the log.
@@ -521,9 +555,12 @@ impl<T: Storage> RaftLog<T> {
         let Some(first) = ents.first() else {
             return self.last_index();
         };
-        self.before_append(first.index);
+        let (first_index, count) = (first.index, ents.len() as u64);
+        self.before_append(first_index);
         self.unstable.truncate_and_append_owned(ents);
-        self.last_index()
+        let last_index = self.last_index();
+        debug_assert_eq!(last_index, first_index + count - 1);
+        last_index
     }
 
     /// Checks that entries from `first_index` on replace nothing committed,
@@ -788,6 +825,12 @@ impl<T: Storage> RaftLog<T> {
         self.committed = index;
         self.kept_for_apply = Vec::new();
         self.unstable.restore(snapshot);
+        debug_assert!(
+            self.persisted <= index && self.last_index() == index,
+            "after restoring the snapshot at {index}: persisted {}, last index {}",
+            self.persisted,
+            self.last_index()
+        );
     }
 
     /// The commit index and the term of the entry there.
@@ -894,6 +937,9 @@ impl LogBounds {
         Ok(())
     }
 }
+
+#[cfg(all(test, debug_assertions))]
+mod invariant_tests;
 
 #[cfg(test)]
 mod tests;

@@ -411,6 +411,8 @@ impl<T: Storage> RawNode<T> {
     fn step_internal(&mut self, m: Message) -> Result<()> {
         let result = self.raft.step(m);
         self.collect_messages();
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
         result
     }
 
@@ -419,6 +421,8 @@ impl<T: Storage> RawNode<T> {
     pub fn tick(&mut self) -> bool {
         let changed = self.raft.tick();
         self.collect_messages();
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
         changed
     }
 
@@ -481,6 +485,8 @@ impl<T: Storage> RawNode<T> {
     pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> Result<ConfState> {
         let result = self.raft.apply_conf_change(&cc.as_v2());
         self.collect_messages();
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
         result
     }
 
@@ -558,6 +564,8 @@ impl<T: Storage> RawNode<T> {
     pub fn request_snapshot(&mut self) -> Result<()> {
         let result = self.raft.request_snapshot();
         self.collect_messages();
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
         result
     }
 
@@ -633,6 +641,12 @@ impl<T: Storage> RawNode<T> {
     /// [`on_persist_ready`](Self::on_persist_ready).
     pub fn ready(&mut self) -> Ready {
         self.collect_messages();
+        // Checked before the hand-off rather than after: once the entries
+        // and snapshot are handed out, the log reads them through the
+        // storage, which the application fills only after this returns
+        // (the next entry point checks the result).
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
         self.max_number += 1;
         let number = self.max_number;
         let mut rd = Ready {
@@ -775,6 +789,8 @@ impl<T: Storage> RawNode<T> {
         }
         light.committed_entries = self.next_committed_page();
         light.messages = self.take_messages();
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
         light
     }
 
@@ -791,6 +807,8 @@ impl<T: Storage> RawNode<T> {
             rd.number,
             self.max_number
         );
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
     }
 
     /// Reports that the writes of the `Ready` numbered `number`, and of every
@@ -811,6 +829,8 @@ impl<T: Storage> RawNode<T> {
             }
         }
         self.collect_messages();
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
     }
 
     /// Reports that every committed entry handed out so far is applied.
@@ -825,6 +845,8 @@ impl<T: Storage> RawNode<T> {
         // Entries the application says it applied are never handed out again.
         self.commit_since_index = self.commit_since_index.max(applied);
         self.collect_messages();
+        #[cfg(debug_assertions)]
+        self.raft.check_invariants();
     }
 
     /// The storage.

@@ -225,6 +225,11 @@ impl ReadOnly {
         let status = ReadIndexStatus { req, index, acks };
         self.pending_read_index.insert(ctx.clone(), status);
         self.read_index_queue.push_back(ctx);
+        debug_assert_eq!(
+            self.read_index_queue.len(),
+            self.pending_read_index.len(),
+            "read queue and pending map disagree"
+        );
         true
     }
 
@@ -364,12 +369,54 @@ impl ReadOnly {
         self.committed_term = term;
     }
 
+    /// Checks the invariants of the queue in O(1): the queue and the map
+    /// hold as many reads (contexts are distinct, so then the same ones),
+    /// both ends of the queue are pending, no read is registered past
+    /// `committed` (the commit index never goes back), and the tokens of
+    /// the queued reads, consecutive up to `next_token`, are all issued.
+    ///
+    /// # Panics
+    ///
+    /// Through `fatal!` when one is broken.
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_invariants(&self, committed: u64, logger: &Logger) {
+        let queued = self.read_index_queue.len();
+        if queued != self.pending_read_index.len() || self.next_token <= queued as u64 {
+            crate::fatal!(
+                logger,
+                "read queue of {} does not match {} pending reads (next token {})",
+                queued,
+                self.pending_read_index.len(),
+                self.next_token
+            );
+        }
+        for ctx in [self.read_index_queue.front(), self.read_index_queue.back()]
+            .into_iter()
+            .flatten()
+        {
+            match self.pending_read_index.get(ctx) {
+                None => crate::fatal!(logger, "read {:?} is queued but not pending", ctx),
+                Some(status) if status.index > committed => crate::fatal!(
+                    logger,
+                    "read {:?} registered at {} past the commit index {}",
+                    ctx,
+                    status.index,
+                    committed
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+
     /// The number of pending reads.
     #[inline]
     pub fn pending_read_count(&self) -> usize {
         self.read_index_queue.len()
     }
 }
+
+#[cfg(all(test, debug_assertions))]
+mod invariant_tests;
 
 #[cfg(test)]
 mod tests {

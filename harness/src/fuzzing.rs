@@ -16,11 +16,20 @@
 //!   `Ready` handling with both synchronous and asynchronous persistence.
 //! - [`storage_faults`]: the same driver over a [`Storage`] that fails the
 //!   calls the core documents as recoverable, with errors the input picks.
+//! - [`cluster`]: a three-node cluster of the simulator's nodes under a
+//!   schedule the input picks (deliver, drop, duplicate or reorder messages,
+//!   ticks, proposals, reads, crashes and restarts, membership changes,
+//!   compaction), checked after every operation by the simulator's safety
+//!   checks; its input is read with `arbitrary` (see [`Op`]).
 //!
 //! The driver checks, after every operation: the commit index never
 //! regresses, `applied <= committed`, the node's term never decreases, the
 //! hard states handed out for persisting never lower their term or commit,
 //! and committed entries are handed out once each, in index order.
+
+mod cluster;
+
+pub use self::cluster::{cluster, Change, Op, Options as ClusterOptions};
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -145,6 +154,10 @@ pub struct Coverage {
     pub faults_injected: usize,
     /// Messages decoded (for [`decode`]).
     pub decoded: usize,
+    /// Crashes (for [`cluster`]).
+    pub crashes: usize,
+    /// Messages delivered (for [`cluster`]).
+    pub messages_delivered: usize,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -158,6 +171,8 @@ impl std::ops::AddAssign for Coverage {
         self.read_states += other.read_states;
         self.faults_injected += other.faults_injected;
         self.decoded += other.decoded;
+        self.crashes += other.crashes;
+        self.messages_delivered += other.messages_delivered;
     }
 }
 

@@ -108,3 +108,26 @@ fn storage_faults_generated_inputs() {
     }
     eprintln!("{coverage:?}");
 }
+
+#[test]
+fn cluster_corpus() {
+    let coverage = replay("cluster", fuzzing::cluster);
+    eprintln!("{coverage:?}");
+    assert!(coverage.leader_steps > 0, "{coverage:?}");
+    assert!(coverage.applied_entries > 0, "{coverage:?}");
+    assert!(coverage.snapshots_installed > 0, "{coverage:?}");
+    assert!(coverage.conf_changes_applied > 0, "{coverage:?}");
+    assert!(coverage.async_readies > 0, "{coverage:?}");
+    assert!(coverage.read_states > 0, "{coverage:?}");
+    assert!(coverage.crashes > 0, "{coverage:?}");
+}
+
+#[test]
+fn cluster_generated_inputs() {
+    let mut coverage = Coverage::default();
+    for input in generated_inputs(4, 200, 3_000) {
+        coverage += fuzzing::cluster(&input);
+    }
+    eprintln!("{coverage:?}");
+    assert!(coverage.messages_delivered > 0, "{coverage:?}");
+}

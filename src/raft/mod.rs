@@ -18,6 +18,8 @@
 mod conf_change;
 mod election;
 mod follower;
+#[cfg(debug_assertions)]
+mod invariants;
 mod leader;
 mod read_index;
 mod replication;
@@ -173,6 +175,9 @@ pub struct Raft<T: Storage> {
     queued_append_bounds: Vec<replication::QueuedAppendBound>,
     rng: SmallRng,
     pub(crate) logger: Logger,
+    /// What the last invariant check saw (see `check_invariants`).
+    #[cfg(debug_assertions)]
+    invariant_watch: invariants::InvariantWatch,
 }
 
 impl<T: Storage> Raft<T> {
@@ -248,6 +253,8 @@ impl<T: Storage> Raft<T> {
             ),
             rng,
             logger,
+            #[cfg(debug_assertions)]
+            invariant_watch: Default::default(),
         };
         r.prs.set_max_inflight_bytes(c.max_inflight_bytes);
         confchange::restore(&mut r.prs, r.raft_log.last_index() + 1, conf_state)?;
@@ -792,6 +799,9 @@ pub(crate) fn message_priority(m: &Message) -> i64 {
         cmp::min(m.deprecated_priority, i64::MAX as u64) as i64
     }
 }
+
+#[cfg(all(test, debug_assertions))]
+mod invariant_tests;
 
 #[cfg(test)]
 mod tests {

@@ -158,10 +158,19 @@ impl<T: Storage> Raft<T> {
         }
 
         // With no request pending, a snapshot whose last entry this log
-        // already holds only tells us the commit index (§7).
-        if self.pending_request_snapshot == INVALID_INDEX
+        // already holds only tells us the commit index (§7). With one
+        // pending, the node wants its state rebuilt and takes the snapshot
+        // again, unless it is the log's own base (at or below the
+        // compaction point): the storage already holds that state and
+        // cannot take it a second time. It answers a request for no more
+        // than its index, which is then settled.
+        let at_base = meta.index < self.raft_log.first_index();
+        if (self.pending_request_snapshot == INVALID_INDEX || at_base)
             && self.raft_log.match_term(meta.index, meta.term)
         {
+            if at_base && meta.index >= self.pending_request_snapshot {
+                self.pending_request_snapshot = INVALID_INDEX;
+            }
             info!(
                 self.logger,
                 "fast-forwarded commit to snapshot";

@@ -174,6 +174,7 @@ impl Inflights {
             self.bytes = self.bytes.saturating_add(bytes);
         }
         self.count += 1;
+        debug_assert!(self.count <= self.buffer.len() && self.count <= self.cap);
     }
 
     /// Frees every in-flight message whose index is at most `to`: the
@@ -194,6 +195,10 @@ impl Inflights {
                 idx = 0;
             }
         }
+        debug_assert!(
+            freed == self.count || self.buffer[idx] > to,
+            "freed up to {to} but kept an index at or below it"
+        );
         self.count -= freed;
         self.start = idx;
         if self.count == 0 {
@@ -258,6 +263,81 @@ impl Inflights {
         }
     }
 
+    /// Checks the invariants of the window: the count fits the ring, which
+    /// is larger than the capacity only while messages are in flight (after
+    /// [`set_cap`](Self::set_cap) shrank it); the recorded bytes are the sizes of the
+    /// messages in flight, none without a byte limit, and at most the
+    /// newest message took them past the limit (each add needs a window
+    /// that is not full). O(messages in flight), which `cap` bounds.
+    ///
+    /// # Panics
+    ///
+    /// Through `fatal!` when one is broken.
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_invariants(&self, peer: u64, logger: &slog::Logger) {
+        let ring = self.buffer.len();
+        // The ring grows up to `cap` only, so this also holds the count to
+        // the cap unless `set_cap` shrank it (the ring then stays larger
+        // until the window drains).
+        if self.count > ring {
+            crate::fatal!(
+                logger,
+                "inflights of peer {} over their limits: count {}, cap {}, ring {}",
+                peer,
+                self.count,
+                self.cap,
+                ring
+            );
+        }
+        if ring > self.cap && self.count == 0 {
+            crate::fatal!(
+                logger,
+                "inflights of peer {} keep a ring of {} over the cap {} with nothing in flight",
+                peer,
+                ring,
+                self.cap
+            );
+        }
+        if !self.sizes.is_empty() && self.sizes.len() != ring {
+            crate::fatal!(
+                logger,
+                "inflights of peer {} record {} sizes for a ring of {}",
+                peer,
+                self.sizes.len(),
+                ring
+            );
+        }
+        let recorded: u64 = if self.sizes.is_empty() {
+            0
+        } else {
+            self.slots().map(|slot| self.sizes[slot]).sum()
+        };
+        if self.bytes != recorded || (self.max_bytes == 0 && self.bytes != 0) {
+            crate::fatal!(
+                logger,
+                "inflights of peer {} count {} bytes but the {} messages in flight carry {} (max bytes {})",
+                peer,
+                self.bytes,
+                self.count,
+                recorded,
+                self.max_bytes
+            );
+        }
+        if self.max_bytes > 0 && self.count > 0 && !self.sizes.is_empty() {
+            let newest = self.sizes[(self.start + self.count - 1) % ring];
+            if self.bytes - newest >= self.max_bytes {
+                crate::fatal!(
+                    logger,
+                    "inflights of peer {} carry {} bytes, past the limit {} before the newest message of {}",
+                    peer,
+                    self.bytes,
+                    self.max_bytes,
+                    newest
+                );
+            }
+        }
+    }
+
     /// The in-flight indexes, oldest first.
     fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.slots().map(|slot| self.buffer[slot])
@@ -318,6 +398,9 @@ impl fmt::Debug for Inflights {
             .finish()
     }
 }
+
+#[cfg(all(test, debug_assertions))]
+mod invariant_tests;
 
 #[cfg(test)]
 mod tests {

@@ -273,6 +273,82 @@ impl ProgressTracker {
         voters.committed_index(self.group_commit, &self.progress)
     }
 
+    /// Checks the invariants of the tracker: the progress map holds exactly
+    /// the voters (of both halves) and the learners; learners are not
+    /// voters; `learners_next` and auto-leave exist only in a joint
+    /// configuration, `learners_next` among the outgoing voters; every
+    /// peer's inflight window has the tracker's byte limit; and each
+    /// [`Progress`] keeps its own. O(peers + messages in flight).
+    ///
+    /// # Panics
+    ///
+    /// Through `fatal!` when one is broken.
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_invariants(&self, logger: &slog::Logger) {
+        let conf = &self.conf;
+        let (incoming, outgoing) = (&conf.voters.incoming, &conf.voters.outgoing);
+        let member =
+            |id: &u64| incoming.contains(id) || outgoing.contains(id) || conf.learners.contains(id);
+        if let Some(id) = self.progress.ids().find(|id| !member(id)) {
+            crate::fatal!(
+                logger,
+                "peer {} has a progress but is not in the configuration {}",
+                id,
+                conf
+            );
+        }
+        let tracked = |id: &&u64| self.progress.contains_key(**id);
+        if let Some(id) = incoming
+            .iter()
+            .chain(outgoing.iter())
+            .chain(conf.learners.iter())
+            .find(|id| !tracked(id))
+        {
+            crate::fatal!(
+                logger,
+                "peer {} of the configuration {} has no progress",
+                id,
+                conf
+            );
+        }
+        if let Some(id) = conf
+            .learners
+            .iter()
+            .find(|id| incoming.contains(id) || outgoing.contains(id))
+        {
+            crate::fatal!(
+                logger,
+                "peer {} is both a learner and a voter in {}",
+                id,
+                conf
+            );
+        }
+        let joint = conf.voters.is_joint();
+        let stray_next = conf
+            .learners_next
+            .iter()
+            .find(|id| !outgoing.contains(id) || incoming.contains(id));
+        if (!joint && (conf.auto_leave || !conf.learners_next.is_empty())) || stray_next.is_some() {
+            crate::fatal!(
+                logger,
+                "learners_next or auto-leave out of a joint configuration: {}",
+                conf
+            );
+        }
+        for (&id, pr) in self.progress.iter() {
+            if pr.ins.max_bytes() != self.max_inflight_bytes {
+                crate::fatal!(
+                    logger,
+                    "inflights of peer {} have the byte limit {}, the tracker {}",
+                    id,
+                    pr.ins.max_bytes(),
+                    self.max_inflight_bytes
+                );
+            }
+            pr.check_invariants(id, logger);
+        }
+    }
+
     /// Forgets the votes of the last election.
     pub fn reset_votes(&mut self) {
         self.votes.clear();
@@ -457,6 +533,9 @@ impl ProgressTracker {
         self.votes.clear();
     }
 }
+
+#[cfg(all(test, debug_assertions))]
+mod invariant_tests;
 
 #[cfg(test)]
 mod tests {

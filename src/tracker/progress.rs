@@ -94,6 +94,7 @@ impl Progress {
             self.reset_state(ProgressState::Probe);
             self.next_idx = self.matched.saturating_add(1);
         }
+        debug_assert!(self.matched < self.next_idx);
     }
 
     /// Moves to replicate state, streaming from just past `matched`.
@@ -130,6 +131,7 @@ impl Progress {
             self.resume();
         }
         self.next_idx = cmp::max(self.next_idx, n.saturating_add(1));
+        debug_assert!(self.matched < self.next_idx && self.matched >= n);
         raised
     }
 
@@ -141,6 +143,11 @@ impl Progress {
     /// Advances `next_idx` past `n` after an append up to `n` was sent,
     /// before it is acknowledged (replicate state).
     pub fn optimistic_update(&mut self, n: u64) {
+        debug_assert!(
+            n >= self.matched,
+            "optimistic update to {n} below matched {}",
+            self.matched
+        );
         self.next_idx = n.saturating_add(1);
     }
 
@@ -205,7 +212,47 @@ impl Progress {
             self.next_idx = cmp::max(hinted, self.matched.saturating_add(1));
         }
         self.resume();
+        debug_assert!(self.matched < self.next_idx);
         true
+    }
+
+    /// Checks the invariants of the peer's progress: `matched < next_idx`;
+    /// only replicate state has appends in flight; only snapshot state a
+    /// pending snapshot; only probe state pauses; and those of the
+    /// inflight window.
+    ///
+    /// # Panics
+    ///
+    /// Through `fatal!` when one is broken.
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_invariants(&self, peer: u64, logger: &slog::Logger) {
+        if self.matched >= self.next_idx {
+            crate::fatal!(
+                logger,
+                "progress of peer {}: matched {} is not below next_idx {}",
+                peer,
+                self.matched,
+                self.next_idx
+            );
+        }
+        let in_flight = self.ins.count();
+        let misplaced = match self.state {
+            ProgressState::Probe => in_flight > 0 || self.pending_snapshot != 0,
+            ProgressState::Replicate => self.paused || self.pending_snapshot != 0,
+            ProgressState::Snapshot => in_flight > 0 || self.paused,
+        };
+        if misplaced {
+            crate::fatal!(
+                logger,
+                "progress of peer {} in state {:?}: {} in flight, paused {}, pending snapshot {}",
+                peer,
+                self.state,
+                in_flight,
+                self.paused,
+                self.pending_snapshot
+            );
+        }
+        self.ins.check_invariants(peer, logger);
     }
 
     /// Checks whether sending appends to the peer must wait: a probe is

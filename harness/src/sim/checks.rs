@@ -35,9 +35,9 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use raft::eraftpb::{ConfState, Entry, HardState, Message, MessageType};
-use raft::ReadState;
+use raft::{RawNode, ReadOnlyOption, ReadState, StateRole};
 
-use super::node::Applied;
+use super::node::{Applied, Effects, SimStorage};
 
 /// What the checks remember between steps.
 #[derive(Debug, Default)]
@@ -135,6 +135,61 @@ impl Checker {
         self.violations.push(text);
     }
 
+    /// Every check on what one node incarnation did while handling a
+    /// `Ready` or a background write: addressing and votes of its messages,
+    /// log matching of what it wrote, its hard states, its read states
+    /// (`duplicates_possible` when the network may deliver a message twice)
+    /// and what it applied.
+    pub fn effects(
+        &mut self,
+        node: u64,
+        incarnation: u64,
+        effects: &Effects,
+        duplicates_possible: bool,
+    ) {
+        for m in &effects.messages {
+            self.message(node, incarnation, m);
+        }
+        for (previous, entries) in &effects.appended {
+            self.appended(node, *previous, entries);
+        }
+        for hs in &effects.hard_states {
+            self.hard_state(node, incarnation, hs);
+        }
+        for rs in &effects.read_states {
+            self.read_state(node, rs, duplicates_possible);
+        }
+        for applied in &effects.applied {
+            self.applied(node, applied);
+        }
+    }
+
+    /// [`leader`](Self::leader) for a running node, if it leads, reading
+    /// its log where it is readable.
+    pub fn observe(&mut self, id: u64, raw: &RawNode<SimStorage>) {
+        let raft = &raw.raft;
+        if raft.state != StateRole::Leader {
+            return;
+        }
+        let log = &raft.raft_log;
+        let readable = |index: u64| index + 1 >= log.first_index() && index <= log.last_index();
+        let term_at = |index: u64| log.term(index).ok().filter(|_| readable(index));
+        self.leader(id, raft.term, log.committed, log.first_index(), term_at);
+        let reads = &raft.read_only;
+        if reads.option != ReadOnlyOption::Safe {
+            return;
+        }
+        let confirmed = reads.read_index_queue.iter().find_map(|context| {
+            let acks = &reads.pending_read_index.get(context)?.acks;
+            raft.prs().has_quorum(acks).then_some((context, acks))
+        });
+        if let Some((context, acks)) = confirmed {
+            let mut acks: Vec<u64> = acks.iter().copied().collect();
+            acks.sort_unstable();
+            self.confirmed_read_pending(id, raft.term, context, &acks);
+        }
+    }
+
     /// Election safety and leader completeness for a node that is leader of
     /// `term`; `term_at` reads its log (`None` if compacted or missing),
     /// `first_index` is its first entry. Also records its commit index as
@@ -224,11 +279,12 @@ impl Checker {
     }
 
     /// Addressing and vote-once checks on a message `node` sent. A
-    /// forwarded proposal or read keeps its original sender.
+    /// forwarded proposal, read or leader transfer request keeps its
+    /// original sender (a transfer request names the transferee).
     pub fn message(&mut self, node: u64, incarnation: u64, m: &Message) {
         let forwarded = matches!(
             m.get_msg_type(),
-            MessageType::MsgPropose | MessageType::MsgReadIndex
+            MessageType::MsgPropose | MessageType::MsgReadIndex | MessageType::MsgTransferLeader
         );
         if m.to == node || (m.from != node && !forwarded) {
             self.violation(format!(

@@ -52,7 +52,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use raft::eraftpb::{ConfState, MessageType};
-use raft::{ReadOnlyOption, SnapshotStatus, StateRole};
+use raft::SnapshotStatus;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use slog::Logger;
@@ -370,21 +370,14 @@ impl Sim {
     /// Delivers and checks what a node did.
     fn process(&mut self, id: u64, effects: Effects) {
         let incarnation = self.nodes[&id].incarnation;
+        let duplicates = self.params.faults.duplicate > 0;
+        self.checker.effects(id, incarnation, &effects, duplicates);
         for m in effects.messages {
-            self.checker.message(id, incarnation, &m);
             self.trace.message(self.now, "send", &m);
             self.network
                 .send(m, self.now, &mut self.rng, &self.params.faults);
         }
-        for (previous, entries) in &effects.appended {
-            self.checker.appended(id, *previous, entries);
-        }
-        for hs in &effects.hard_states {
-            self.checker.hard_state(id, incarnation, hs);
-        }
-        let duplicates = self.params.faults.duplicate > 0;
         for rs in effects.read_states {
-            self.checker.read_state(id, &rs, duplicates);
             self.nodes
                 .get_mut(&id)
                 .expect("known")
@@ -392,7 +385,6 @@ impl Sim {
                 .push(rs);
         }
         for applied in &effects.applied {
-            self.checker.applied(id, applied);
             self.trace_applied(id, applied);
             if let Applied::Entry { entry, .. } = applied {
                 self.on_applied_entry(id, entry);
@@ -534,31 +526,8 @@ impl Sim {
     /// Election safety, leader completeness and commit tracking.
     fn observe_leaders(&mut self) {
         for (&id, node) in &self.nodes {
-            let Some(raw) = node.raw.as_ref() else {
-                continue;
-            };
-            let raft = &raw.raft;
-            if raft.state != StateRole::Leader {
-                continue;
-            }
-            let log = &raft.raft_log;
-            let readable = |index: u64| index + 1 >= log.first_index() && index <= log.last_index();
-            let term_at = |index: u64| log.term(index).ok().filter(|_| readable(index));
-            self.checker
-                .leader(id, raft.term, log.committed, log.first_index(), term_at);
-            let reads = &raft.read_only;
-            if reads.option != ReadOnlyOption::Safe {
-                continue;
-            }
-            let confirmed = reads.read_index_queue.iter().find_map(|context| {
-                let acks = &reads.pending_read_index.get(context)?.acks;
-                raft.prs().has_quorum(acks).then_some((context, acks))
-            });
-            if let Some((context, acks)) = confirmed {
-                let mut acks: Vec<u64> = acks.iter().copied().collect();
-                acks.sort_unstable();
-                self.checker
-                    .confirmed_read_pending(id, raft.term, context, &acks);
+            if let Some(raw) = node.raw.as_ref() {
+                self.checker.observe(id, raw);
             }
         }
     }
