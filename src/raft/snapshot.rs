@@ -1,7 +1,7 @@
 //! Snapshots (§7): the leader sends one when the entries a follower needs
 //! are compacted; a follower installs one that is newer than its commit.
 
-use slog::{debug, info, warn};
+use slog::{debug, error, info, warn};
 
 use crate::eraftpb::{Message, MessageType, Snapshot};
 use crate::errors::{Error, Result, StorageError};
@@ -42,6 +42,19 @@ impl<T: Storage> Raft<T> {
             crate::fatal!(self.logger, "storage returned an empty snapshot for {}", to);
         }
         let (sindex, sterm) = (snapshot.get_metadata().index, snapshot.get_metadata().term);
+        if sindex > self.raft_log.last_index() {
+            // A snapshot holds applied, so committed, state: one past this
+            // leader's own log cannot be of this log, and the follower
+            // would install state no quorum committed. Send nothing.
+            error!(
+                self.logger,
+                "storage returned a snapshot past the last index; not sending it";
+                "to" => to,
+                "snapshot index" => sindex,
+                "last index" => self.raft_log.last_index(),
+            );
+            return false;
+        }
         m.set_msg_type(MessageType::MsgSnapshot);
         m.snapshot = protobuf::MessageField::some(snapshot);
         let pr = self.prs.get_mut(to).unwrap();
