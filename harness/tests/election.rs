@@ -100,10 +100,10 @@ fn higher_term_vote_request_makes_leader_a_follower_without_leader() {
     assert_eq!(r.vote, 2);
 }
 
-// §5.1: a message with a stale term is ignored: it changes neither the log
-// nor the term nor the known leader.
+// §5.1: a message with a stale term changes neither the log nor the term
+// nor the known leader.
 #[test]
-fn lower_term_append_is_ignored() {
+fn lower_term_append_is_not_applied() {
     let mut r = three_node(1);
     r.become_follower(5, 2);
     let mut m = new_message_with_entries(3, 1, MessageType::MsgAppend, vec![empty_entry(3, 1)]);
@@ -114,30 +114,34 @@ fn lower_term_append_is_ignored() {
     assert_eq!(r.leader_id, 2);
     assert_eq!(r.raft_log.last_index(), 0);
     assert_eq!(r.raft_log.committed, 0);
-    assert!(r.read_messages().is_empty());
 }
 
-// §5.1 ("if the term is out of date, the receiver rejects"): with check
-// quorum or pre-vote on, a stale leader is told the current term so it steps
-// down instead of waiting forever.
+// §5.1 ("if the term is out of date, the receiver rejects"): a stale leader
+// is told the current term so it steps down instead of waiting forever,
+// with or without check quorum and pre-vote. raft-rs 0.7 answers only with
+// one of them on; without, a member that missed configuration changes
+// campaigns only towards its stale configuration and never hears from the
+// leader's group again (simulator seed 10051259).
 #[test]
-fn lower_term_append_is_answered_with_current_term_under_check_quorum() {
-    for (check_quorum, pre_vote) in [(true, false), (false, true)] {
+fn lower_term_append_is_answered_with_current_term() {
+    for (check_quorum, pre_vote) in [(true, false), (false, true), (false, false)] {
         let mut r = TestRaft::builder(1)
             .voters([1, 2, 3])
             .check_quorum(check_quorum)
             .pre_vote(pre_vote)
             .build();
         r.become_follower(5, 2);
-        let mut m = new_message(3, 1, MessageType::MsgAppend, 0);
-        m.term = 3;
-        r.step(m).unwrap();
-        let msgs = r.read_messages();
-        let resps = of_type(&msgs, MessageType::MsgAppendResponse);
-        assert_eq!(resps.len(), 1, "{msgs:?}");
-        assert_eq!(resps[0].to, 3);
-        assert_eq!(resps[0].term, 5);
-        assert_eq!(r.term, 5);
+        for msg_type in [MessageType::MsgAppend, MessageType::MsgHeartbeat] {
+            let mut m = new_message(3, 1, msg_type, 0);
+            m.term = 3;
+            r.step(m).unwrap();
+            let msgs = r.read_messages();
+            let resps = of_type(&msgs, MessageType::MsgAppendResponse);
+            assert_eq!(resps.len(), 1, "{msgs:?}");
+            assert_eq!(resps[0].to, 3);
+            assert_eq!(resps[0].term, 5);
+            assert_eq!(r.term, 5);
+        }
     }
 }
 

@@ -141,15 +141,18 @@ fn stale_rejection_never_moves_next_to_or_below_matched() {
     assert_eq!(pr.matched, matched);
     assert!(pr.next_idx > pr.matched, "{pr:?}");
 
-    // In probe state: a rejection at the probed index with a tiny hint.
+    // In probe state: a rejection at the probed index with a tiny hint. The
+    // probe is of `matched` itself, so the rejection says the follower
+    // lacks it (an earlier incarnation's acknowledgement can leave such a
+    // `matched`): both move back together, never `next_idx` alone.
     leader
         .step(new_message(2, 1, MessageType::MsgUnreachable, 0))
         .unwrap();
     let probed = leader.prs().get(2).unwrap().next_idx - 1;
+    assert_eq!(probed, matched);
     leader.step(append_response(2, 1, probed, true, 0)).unwrap();
     let pr = leader.prs().get(2).unwrap();
-    assert_eq!(pr.matched, matched);
-    assert!(pr.next_idx > pr.matched, "{pr:?}");
+    assert_eq!((pr.matched, pr.next_idx), (0, 1), "{pr:?}");
 }
 
 // etcd-io/etcd#14633: the append stream pauses when the inflight window is full,

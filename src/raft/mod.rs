@@ -530,13 +530,15 @@ impl<T: Storage> Raft<T> {
         }
 
         if m.term < self.term {
-            if (self.check_quorum || self.pre_vote) && matches!(msg_type, MsgHeartbeat | MsgAppend)
-            {
-                // A leader cut off by a partition may be stuck at a lower
-                // term while the rest moved on; with check quorum or
-                // pre-vote its stale messages would otherwise go
-                // unanswered forever. Answering with our term makes it step
-                // down.
+            if matches!(msg_type, MsgHeartbeat | MsgAppend) {
+                // §5.1: a request with a stale term is rejected with our
+                // term, so a leader stuck at a lower term steps down. raft-rs
+                // 0.7 answers only with check quorum or pre-vote, counting
+                // on vote requests to carry the newer term otherwise; but a
+                // member that missed configuration changes sends its vote
+                // requests only to its stale configuration, so without the
+                // answer it never hears from the leader's group again
+                // (simulator seed 10051259).
                 let mut resp = Message::new();
                 resp.set_msg_type(MsgAppendResponse);
                 resp.to = m.from;

@@ -206,6 +206,13 @@ impl Progress {
                 self.pending_request_snapshot = request_snapshot;
             }
         } else {
+            if rejected == self.matched && match_hint < self.matched {
+                // The probe of `matched` itself is refused: the peer does
+                // not hold what an acknowledgement said (an earlier
+                // incarnation's, arriving late). Believe the rejection, as
+                // in replicate state, or probe the same index forever.
+                self.matched = match_hint;
+            }
             // Jump back to the follower's hint (fast backtracking, §5.3 end)
             // but never below what it has already matched.
             let hinted = cmp::min(rejected, match_hint.saturating_add(1));
@@ -492,6 +499,22 @@ mod tests {
     }
 
     #[test]
+    fn probe_of_matched_itself_refused_below_the_hint_lowers_matched() {
+        // Probe state with `matched` 22 from a late acknowledgement of an
+        // earlier incarnation; the new one holds only up to 14 and refuses
+        // the probe at 22. Found by the simulator (seed 20065988, high
+        // faults): the leader probed 22 forever.
+        let mut pr = progress(ProgressState::Probe, 22, 23);
+        pr.pause();
+        assert!(pr.maybe_decr_to(22, 14, INVALID_INDEX));
+        assert_eq!((pr.matched, pr.next_idx), (14, 15));
+        // A hint at `matched` says the peer holds it: nothing to lower.
+        let mut pr = progress(ProgressState::Probe, 22, 23);
+        assert!(pr.maybe_decr_to(22, 22, INVALID_INDEX));
+        assert_eq!((pr.matched, pr.next_idx), (22, 23));
+    }
+
+    #[test]
     fn maybe_decr_to_in_probe_state() {
         // (matched, next, rejected, hint, want result, want next)
         let cases = [
@@ -530,10 +553,13 @@ mod tests {
         assert_eq!(pr.next_idx, 6);
         assert!(pr.matched < pr.next_idx);
 
-        // Rejecting exactly the matched index with a low hint.
+        // Rejecting exactly the matched index with a low hint says the
+        // peer does not hold `matched`: both move back together, so
+        // `next_idx` still stays past `matched` (see
+        // `probe_of_matched_itself_refused_below_the_hint_lowers_matched`).
         let mut pr = progress(ProgressState::Probe, 5, 6);
         assert!(pr.maybe_decr_to(5, 0, INVALID_INDEX));
-        assert_eq!(pr.next_idx, 6);
+        assert_eq!((pr.matched, pr.next_idx), (0, 1));
     }
 
     #[test]
