@@ -78,32 +78,28 @@
 //!
 //! # Adding servers and reusing ids
 //!
-//! A node that has no configuration at all (no voters, no outgoing voters,
-//! no learners: it was never bootstrapped, never restored a snapshot and
-//! never applied a configuration change) **grants no vote and no
-//! pre-vote**. It may be an earlier member whose data was wiped and which
-//! was added back under its old id: its earlier incarnation acknowledged
-//! entries and cast votes the new one does not remember, and a node still
-//! holding an older configuration that lists the id could count the empty
-//! node's vote towards a majority that lacks committed entries
-//! (tikv/tikv#10533). raft-rs 0.7 lets such a node vote.
+//! A node that has no configuration yet (never bootstrapped, never restored
+//! a snapshot, never applied a configuration change) votes like any other:
+//! a new server added as a voter may be needed for the majority that added
+//! it before it has heard from the leader. That is why an id must never
+//! come back empty after its node lost its data: the earlier incarnation
+//! acknowledged entries and cast votes the new one does not remember, and a
+//! node still holding an older configuration that lists the id could count
+//! the new node's vote towards a majority that lacks committed entries
+//! (§5.4's overlap argument needs every voter to keep its promises;
+//! tikv/tikv#10533). No rule inside one node can tell incarnations apart.
 //!
-//! - **New servers**: add them as learners
+//! - **New servers**: prefer adding them as learners
 //!   ([`ConfChangeType::AddLearnerNode`](eraftpb::ConfChangeType::AddLearnerNode))
-//!   and promote them once they caught up (thesis §4.2.1). A voter added
-//!   directly, before it received its first snapshot or entries, cannot vote:
-//!   if it is needed for a majority (for example the second voter of a
-//!   one-node group whose leader restarts before the new node heard from
-//!   it), no election succeeds until it catches up, which needs a leader.
-//! - **Reusing an id** whose node lost its data: the rule above covers only
-//!   a node that starts empty. A node that first receives an *older*
-//!   snapshot, or entries from a leader that has not seen the re-add, holds
-//!   a configuration again and votes before its log holds what its earlier
-//!   incarnation acknowledged. Either give the new node a new id (as etcd
-//!   requires), or start it from the state of a member that has applied the
-//!   configuration change re-adding the id: that member's snapshot at or
-//!   past that entry, and a hard state with that member's term. The cluster
-//!   simulator (`harness::sim`) re-adds wiped ids this way.
+//!   and promoting them once they caught up (thesis §4.2.1): a voter added
+//!   directly counts towards the quorum at once, so until it catches up the
+//!   group tolerates one failure fewer.
+//! - **Reusing an id** whose node lost its data: give the new node a new id
+//!   (as etcd requires), or start it from the state of a member that has
+//!   applied the configuration change re-adding the id: that member's
+//!   snapshot at or past that entry, and a hard state with that member's
+//!   term. Starting it empty, or from an older snapshot, is unsafe. The
+//!   cluster simulator (`harness::sim`) re-adds wiped ids this way.
 //!
 //! # A complete loop
 //!

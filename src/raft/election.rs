@@ -352,20 +352,13 @@ impl<T: Storage> Raft<T> {
         let strictly_newer = m.log_term > last_term
             || (m.log_term == last_term && m.index > self.raft_log.last_index());
         let priority_ok = strictly_newer || message_priority(m) >= self.priority;
-        let configured = self.has_configuration();
-        if !configured {
-            debug!(
-                self.logger,
-                "refusing to vote: this node has no configuration yet (never bootstrapped, \
-                 restored a snapshot or applied a configuration change), so it may be an \
-                 earlier member that lost its data";
-                "msg type" => ?msg_type,
-                "from" => m.from,
-                "term" => m.term,
-            );
-        }
-
-        if can_vote && up_to_date && priority_ok && configured && lease_ok {
+        // A node that holds no configuration yet (a new server added as a
+        // voter before it heard from the leader) votes like any other: the
+        // majority that added it may need its vote (thesis §4.2.1 vs. a
+        // group stalled for good). An id whose node lost its data must not
+        // come back empty; see the crate docs, "Adding servers and reusing
+        // ids" (tikv/tikv#10533).
+        if can_vote && up_to_date && priority_ok && lease_ok {
             self.log_vote(m, "cast");
             let mut resp = Message::new();
             resp.set_msg_type(vote_resp_msg_type(msg_type));
@@ -398,25 +391,6 @@ impl<T: Storage> Raft<T> {
             self.send(resp);
             self.maybe_commit_by_vote(m);
         }
-    }
-
-    /// Whether this node has any configuration: voters (incoming or
-    /// outgoing) or learners. A node without one was never bootstrapped,
-    /// never restored a snapshot and never applied a configuration change.
-    ///
-    /// Such a node grants no vote and no pre-vote. It may be a former member
-    /// whose data was wiped and which was added back under its old id: its
-    /// earlier incarnation acknowledged entries and cast votes it no longer
-    /// remembers, and a node holding a stale configuration that still lists
-    /// the id could count the empty node's vote towards a majority that
-    /// lacks those entries (§5.4's overlap argument needs every voter to
-    /// keep its promises; tikv/tikv#10533). New servers likewise join
-    /// without a vote until they caught up (thesis §4.2.1).
-    pub(crate) fn has_configuration(&self) -> bool {
-        let conf = self.prs.conf();
-        !conf.voters().incoming().is_empty()
-            || !conf.voters().outgoing().is_empty()
-            || !conf.learners().is_empty()
     }
 
     fn log_vote(&self, m: &Message, what: &str) {
