@@ -167,12 +167,10 @@ pub struct Raft<T: Storage> {
     /// The value of `ticks` when this node last heard from the leader of
     /// its term, or started (see [`crate::lease`]).
     leader_contact_tick: u64,
-    /// Reads that arrived before this leader committed an entry of its
-    /// term; answered once it has (etcd-io/etcd#7331).
-    pending_read_index_messages: Vec<Message>,
-    /// Per follower, the size bound of the append that the last
-    /// `batch_append` merge grew (a leader's; emptied on every `reset`).
-    queued_append_bounds: Vec<replication::QueuedAppendBound>,
+    /// State only a leader uses, created when first needed and dropped on
+    /// every `reset`, so that followers (most replicas when a process hosts
+    /// many groups) do not carry it inline.
+    leader_scratch: Option<Box<LeaderScratch>>,
     rng: SmallRng,
     pub(crate) logger: Logger,
     /// What the last invariant check saw (see `check_invariants`).
@@ -180,7 +178,24 @@ pub struct Raft<T: Storage> {
     invariant_watch: invariants::InvariantWatch,
 }
 
+/// The part of a leader's state that only a leader uses and that is empty
+/// most of the time (see `Raft::leader_scratch`).
+#[derive(Default)]
+struct LeaderScratch {
+    /// Reads that arrived before this leader committed an entry of its
+    /// term; answered once it has (etcd-io/etcd#7331).
+    pending_read_index_messages: Vec<Message>,
+    /// Per follower, the size bound of the append that the last
+    /// `batch_append` merge grew.
+    queued_append_bounds: Vec<replication::QueuedAppendBound>,
+}
+
 impl<T: Storage> Raft<T> {
+    /// The leader's scratch state, created on first use.
+    fn leader_scratch(&mut self) -> &mut LeaderScratch {
+        self.leader_scratch.get_or_insert_with(Default::default)
+    }
+
     /// The smallest id above `id` of a tracked peer other than this node.
     /// Walking the peers with it from 0 visits them in ascending order (so
     /// messages go out in a deterministic order) without collecting them.
@@ -242,8 +257,7 @@ impl<T: Storage> Raft<T> {
             // have acknowledged one's heartbeat just before it stopped.
             leader_contact_tick: 0,
             max_committed_size_per_ready: c.max_committed_size_per_ready,
-            pending_read_index_messages: vec![],
-            queued_append_bounds: Vec::new(),
+            leader_scratch: None,
             msgs: vec![],
             replaced_from: 0,
             prs: ProgressTracker::with_capacity(
@@ -615,8 +629,7 @@ impl<T: Storage> Raft<T> {
         self.prs.reset_votes();
         self.pending_conf_index = 0;
         self.read_only = ReadOnly::new(self.read_only.option);
-        self.pending_read_index_messages.clear();
-        self.queued_append_bounds = Vec::new();
+        self.leader_scratch = None;
 
         let last_index = self.raft_log.last_index();
         let committed = self.raft_log.committed;

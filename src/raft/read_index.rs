@@ -26,7 +26,7 @@ impl<T: Storage> Raft<T> {
         // (etcd-io/etcd#7331). Hold the read until then.
         if !self.may_serve_reads() {
             debug!(self.logger, "holding a read until an entry of this term is committed"; "from" => m.from);
-            self.pending_read_index_messages.push(m);
+            self.leader_scratch().pending_read_index_messages.push(m);
             return;
         }
         self.serve_read_index(m);
@@ -103,10 +103,14 @@ impl<T: Storage> Raft<T> {
 
     /// Serves the reads that waited for this leader's first commit.
     pub(crate) fn release_pending_read_index(&mut self) {
-        if self.pending_read_index_messages.is_empty() || !self.may_serve_reads() {
+        let held = self
+            .leader_scratch
+            .as_ref()
+            .is_some_and(|scratch| !scratch.pending_read_index_messages.is_empty());
+        if !held || !self.may_serve_reads() {
             return;
         }
-        let msgs = std::mem::take(&mut self.pending_read_index_messages);
+        let msgs = std::mem::take(&mut self.leader_scratch().pending_read_index_messages);
         for m in msgs {
             self.serve_read_index(m);
         }

@@ -201,11 +201,12 @@ impl<T: Storage> Raft<T> {
             index: msg.index,
             last: queued_last,
         };
-        let carried = self
-            .queued_append_bounds
-            .iter()
-            .position(|carried| carried.key.to == to);
-        let queued_bound = match carried.map(|i| self.queued_append_bounds[i]) {
+        let bounds = &mut self
+            .leader_scratch
+            .get_or_insert_with(Default::default)
+            .queued_append_bounds;
+        let carried = bounds.iter().position(|carried| carried.key.to == to);
+        let queued_bound = match carried.map(|i| bounds[i]) {
             Some(carried) if carried.key == key => Some(carried.bound),
             _ => entries_size_bound(&msg.entries),
         };
@@ -240,8 +241,8 @@ impl<T: Storage> Raft<T> {
             let key = QueuedAppendKey { last, ..key };
             let updated = QueuedAppendBound { key, bound };
             match carried {
-                Some(i) => self.queued_append_bounds[i] = updated,
-                None => self.queued_append_bounds.push(updated),
+                Some(i) => bounds[i] = updated,
+                None => bounds.push(updated),
             }
         }
         true
