@@ -78,14 +78,15 @@ impl<T: Storage> Raft<T> {
     /// voters that acknowledged a heartbeat sent within the lease duration
     /// make a quorum, counting this node. O(voters).
     fn lease_holds(&self) -> bool {
-        let lease = &self.read_only.lease;
-        if lease.transfer_started() {
+        let lease = self.read_only.lease();
+        if lease.is_some_and(|lease| lease.transfer_started()) {
             return false;
         }
         let (now, self_id) = (self.ticks, self.id);
         let duration = lease_duration_ticks(self.election_timeout);
-        self.prs
-            .quorum_satisfies(|id| id == self_id || lease.covers(id, now, duration))
+        self.prs.quorum_satisfies(|id| {
+            id == self_id || lease.is_some_and(|lease| lease.covers(id, now, duration))
+        })
     }
 
     /// In lease mode, answers every pending read if the lease holds: it
@@ -124,7 +125,7 @@ impl<T: Storage> Raft<T> {
             if let Some(send_tick) = context_send_tick(&m.context) {
                 if !self
                     .read_only
-                    .lease
+                    .lease_mut()
                     .record_ack(m.from, send_tick, self.ticks)
                 {
                     debug!(self.logger, "ignoring a heartbeat response for a tick not reached yet"; "from" => m.from, "tick" => send_tick, "now" => self.ticks);
