@@ -23,7 +23,7 @@ impl<T: Storage> Raft<T> {
         self.election_elapsed += 1;
 
         let mut has_ready = false;
-        if self.election_elapsed >= self.election_timeout {
+        if self.election_elapsed >= self.election_timeout as usize {
             self.election_elapsed = 0;
             if self.check_quorum {
                 has_ready = true;

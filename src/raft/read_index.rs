@@ -83,7 +83,7 @@ impl<T: Storage> Raft<T> {
             return false;
         }
         let (now, self_id) = (self.ticks, self.id);
-        let duration = lease_duration_ticks(self.election_timeout);
+        let duration = lease_duration_ticks(self.election_timeout as usize);
         self.prs.quorum_satisfies(|id| {
             id == self_id || lease.is_some_and(|lease| lease.covers(id, now, duration))
         })
