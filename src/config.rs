@@ -69,7 +69,8 @@ pub struct Config {
     pub min_election_tick: usize,
 
     /// The exclusive upper bound of the randomized election timeout; 0 means
-    /// `2 * election_tick`.
+    /// `2 * election_tick`. At most `u32::MAX` (and with it every other tick
+    /// count), which [`validate`](Self::validate) checks.
     pub max_election_tick: usize,
 
     /// How read-only requests are served: a quorum round (`Safe`) or the
@@ -236,6 +237,16 @@ impl Config {
             )));
         }
 
+        // The core keeps its tick counts as `u32`; every other tick count is
+        // below this one.
+        if max_timeout > u32::MAX as usize {
+            return Err(Error::ConfigInvalid(format!(
+                "max election tick {} must not exceed {}",
+                max_timeout,
+                u32::MAX
+            )));
+        }
+
         if self.max_inflight_msgs == 0 {
             return Err(Error::ConfigInvalid(
                 "max inflight messages must be greater than 0".to_owned(),
@@ -338,6 +349,16 @@ mod tests {
             ..ok.clone()
         };
         assert!(invalid(&c).contains("should be less than max"));
+        let c = Config {
+            max_election_tick: u32::MAX as usize + 1,
+            ..ok.clone()
+        };
+        assert!(invalid(&c).contains("must not exceed 4294967295"));
+        let c = Config {
+            max_election_tick: u32::MAX as usize,
+            ..ok.clone()
+        };
+        assert!(c.validate().is_ok());
         let c = Config {
             max_inflight_msgs: 0,
             ..ok.clone()

@@ -93,17 +93,26 @@ pub struct ReadOnly {
     /// The token of the next read; never reused while this leader lives.
     /// The queued reads hold the tokens just below it, oldest first.
     next_token: u64,
+    /// A term in which this node is known to have committed an entry of
+    /// its own (0 when none is known); see
+    /// [`committed_in_term`](Self::committed_in_term).
+    committed_term: u64,
+    /// What only a leader's read rounds use, created when first needed:
+    /// a follower's queue (most replicas when a process hosts many groups)
+    /// does not carry it inline.
+    rounds: Option<Box<ReadRounds>>,
+}
+
+/// The part of [`ReadOnly`] that only a leader uses.
+#[derive(Default, Debug, Clone)]
+struct ReadRounds {
     /// Emptied acknowledgement sets of confirmed reads, reused by the next
     /// reads so that registering one does not allocate.
     spare_acks: Vec<HashSet<u64>>,
     /// Where the heartbeat contexts of read rounds are written.
     contexts: ContextBuffer,
-    /// A term in which this node is known to have committed an entry of
-    /// its own (0 when none is known); see
-    /// [`committed_in_term`](Self::committed_in_term).
-    committed_term: u64,
     /// The leader lease of lease mode (thesis §6.4.1).
-    pub(crate) lease: LeaderLease,
+    lease: LeaderLease,
 }
 
 /// How many emptied acknowledgement sets [`ReadOnly`] keeps for reuse: enough
@@ -205,6 +214,22 @@ impl ReadOnly {
         }
     }
 
+    /// The leader's read-round state, created on first use.
+    fn rounds(&mut self) -> &mut ReadRounds {
+        self.rounds.get_or_insert_with(Default::default)
+    }
+
+    /// The leader lease, if anything touched it this term (none behaves
+    /// as a lease nobody acknowledged and no transfer ended).
+    pub(crate) fn lease(&self) -> Option<&LeaderLease> {
+        self.rounds.as_ref().map(|rounds| &rounds.lease)
+    }
+
+    /// The leader lease, created on first use.
+    pub(crate) fn lease_mut(&mut self) -> &mut LeaderLease {
+        &mut self.rounds().lease
+    }
+
     /// Registers a read at commit index `index`, acknowledged by `self_id`,
     /// as the newest pending read: the next heartbeat round carries its
     /// token ([`heartbeat_context`](Self::heartbeat_context)). Returns
@@ -220,7 +245,7 @@ impl ReadOnly {
         let ctx = req.entries[0].data.to_vec();
         // The read's token is the current `next_token`: see `position_of`.
         self.next_token += 1;
-        let mut acks = self.spare_acks.pop().unwrap_or_default();
+        let mut acks = self.rounds().spare_acks.pop().unwrap_or_default();
         acks.insert(self_id);
         let status = ReadIndexStatus { req, index, acks };
         self.pending_read_index.insert(ctx.clone(), status);
@@ -316,9 +341,10 @@ impl ReadOnly {
                 index,
                 mut acks,
             }) => {
-                if self.spare_acks.len() < SPARE_ACKS {
+                let spare_acks = &mut self.rounds().spare_acks;
+                if spare_acks.len() < SPARE_ACKS {
                     acks.clear();
-                    self.spare_acks.push(acks);
+                    spare_acks.push(acks);
                 }
                 (front, req, index)
             }
@@ -352,7 +378,8 @@ impl ReadOnly {
         if self.read_index_queue.is_empty() {
             return None;
         }
-        Some(self.contexts.context(self.next_token - 1))
+        let token = self.next_token - 1;
+        Some(self.rounds().contexts.context(token))
     }
 
     /// Whether this node is known to have committed an entry of `term`, as
@@ -532,8 +559,9 @@ mod tests {
         }
         let last = ro.last_pending_request_ctx().unwrap();
         assert_eq!(ro.advance(&last, &logger()).len(), 21);
-        assert_eq!(ro.spare_acks.len(), SPARE_ACKS);
-        assert!(ro.spare_acks.iter().all(|acks| acks.is_empty()));
+        let spare_acks = &ro.rounds.as_ref().unwrap().spare_acks;
+        assert_eq!(spare_acks.len(), SPARE_ACKS);
+        assert!(spare_acks.iter().all(|acks| acks.is_empty()));
     }
 
     #[test]

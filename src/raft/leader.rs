@@ -23,7 +23,7 @@ impl<T: Storage> Raft<T> {
         self.election_elapsed += 1;
 
         let mut has_ready = false;
-        if self.election_elapsed >= self.election_timeout {
+        if self.election_elapsed >= self.election_timeout as usize {
             self.election_elapsed = 0;
             if self.check_quorum {
                 has_ready = true;
@@ -247,7 +247,7 @@ impl<T: Storage> Raft<T> {
     /// for the rest of the term: the transferee's vote requests bypass the
     /// followers' promise (thesis §6.4.1), and the message may arrive late.
     pub fn send_timeout_now(&mut self, to: u64) {
-        self.read_only.lease.end_for_transfer();
+        self.read_only.lease_mut().end_for_transfer();
         let mut m = Message::new();
         m.set_msg_type(MessageType::MsgTimeoutNow);
         m.to = to;

@@ -97,6 +97,12 @@ pub fn vote_resp_msg_type(t: MessageType) -> MessageType {
 /// such a message was accepted.
 pub(crate) const MAX_PEER_LOG_INDEX: u64 = u64::MAX / 2;
 
+/// A tick count from a configuration that passed `Config::validate`,
+/// which bounds every tick count by `u32::MAX`.
+fn validated_ticks(ticks: usize) -> u32 {
+    u32::try_from(ticks).expect("Config::validate bounds tick counts by u32::MAX")
+}
+
 /// A Raft node: the state machine itself.
 pub struct Raft<T: Storage> {
     /// The current term (§5.1).
@@ -147,12 +153,15 @@ pub struct Raft<T: Storage> {
 
     prs: ProgressTracker,
     promotable: bool,
-    heartbeat_timeout: usize,
-    election_timeout: usize,
-    heartbeat_elapsed: usize,
-    randomized_election_timeout: usize,
-    min_election_timeout: usize,
-    max_election_timeout: usize,
+    // The tick counts below are `u32` (`Config::validate` bounds them) to
+    // keep an idle replica small; the accessors return `usize`, as in
+    // raft-rs 0.7.
+    heartbeat_timeout: u32,
+    election_timeout: u32,
+    heartbeat_elapsed: u32,
+    randomized_election_timeout: u32,
+    min_election_timeout: u32,
+    max_election_timeout: u32,
     skip_bcast_commit: bool,
     batch_append: bool,
     disable_proposal_forwarding: bool,
@@ -167,12 +176,10 @@ pub struct Raft<T: Storage> {
     /// The value of `ticks` when this node last heard from the leader of
     /// its term, or started (see [`crate::lease`]).
     leader_contact_tick: u64,
-    /// Reads that arrived before this leader committed an entry of its
-    /// term; answered once it has (etcd-io/etcd#7331).
-    pending_read_index_messages: Vec<Message>,
-    /// Per follower, the size bound of the append that the last
-    /// `batch_append` merge grew (a leader's; emptied on every `reset`).
-    queued_append_bounds: Vec<replication::QueuedAppendBound>,
+    /// State only a leader uses, created when first needed and dropped on
+    /// every `reset`, so that followers (most replicas when a process hosts
+    /// many groups) do not carry it inline.
+    leader_scratch: Option<Box<LeaderScratch>>,
     rng: SmallRng,
     pub(crate) logger: Logger,
     /// What the last invariant check saw (see `check_invariants`).
@@ -180,7 +187,24 @@ pub struct Raft<T: Storage> {
     invariant_watch: invariants::InvariantWatch,
 }
 
+/// The part of a leader's state that only a leader uses and that is empty
+/// most of the time (see `Raft::leader_scratch`).
+#[derive(Default)]
+struct LeaderScratch {
+    /// Reads that arrived before this leader committed an entry of its
+    /// term; answered once it has (etcd-io/etcd#7331).
+    pending_read_index_messages: Vec<Message>,
+    /// Per follower, the size bound of the append that the last
+    /// `batch_append` merge grew.
+    queued_append_bounds: Vec<replication::QueuedAppendBound>,
+}
+
 impl<T: Storage> Raft<T> {
+    /// The leader's scratch state, created on first use.
+    fn leader_scratch(&mut self) -> &mut LeaderScratch {
+        self.leader_scratch.get_or_insert_with(Default::default)
+    }
+
     /// The smallest id above `id` of a tracked peer other than this node.
     /// Walking the peers with it from 0 visits them in ascending order (so
     /// messages go out in a deterministic order) without collecting them.
@@ -218,8 +242,8 @@ impl<T: Storage> Raft<T> {
             check_quorum: c.check_quorum,
             pre_vote: c.pre_vote,
             read_only: ReadOnly::new(c.read_only_option),
-            heartbeat_timeout: c.heartbeat_tick,
-            election_timeout: c.election_tick,
+            heartbeat_timeout: validated_ticks(c.heartbeat_tick),
+            election_timeout: validated_ticks(c.election_tick),
             leader_id: INVALID_ID,
             lead_transferee: None,
             term: 0,
@@ -228,8 +252,8 @@ impl<T: Storage> Raft<T> {
             vote: 0,
             heartbeat_elapsed: 0,
             randomized_election_timeout: 0,
-            min_election_timeout: c.min_election_tick(),
-            max_election_timeout: c.max_election_tick(),
+            min_election_timeout: validated_ticks(c.min_election_tick()),
+            max_election_timeout: validated_ticks(c.max_election_tick()),
             skip_bcast_commit: c.skip_bcast_commit,
             batch_append: c.batch_append,
             disable_proposal_forwarding: c.disable_proposal_forwarding,
@@ -242,8 +266,7 @@ impl<T: Storage> Raft<T> {
             // have acknowledged one's heartbeat just before it stopped.
             leader_contact_tick: 0,
             max_committed_size_per_ready: c.max_committed_size_per_ready,
-            pending_read_index_messages: vec![],
-            queued_append_bounds: Vec::new(),
+            leader_scratch: None,
             msgs: vec![],
             replaced_from: 0,
             prs: ProgressTracker::with_capacity(
@@ -480,14 +503,14 @@ impl<T: Storage> Raft<T> {
                 let force = m.context.as_ref() == CAMPAIGN_TRANSFER;
                 let in_lease = self.check_quorum
                     && self.leader_id != INVALID_ID
-                    && self.election_elapsed < self.election_timeout;
+                    && self.election_elapsed < self.election_timeout as usize;
                 // Leader stickiness (thesis §4.2.3): a node that heard from
                 // a leader within the election timeout does not let a
                 // candidate depose it. In lease mode, also the promise
                 // lease reads rest on (thesis §6.4.1), which a change of
                 // term or a restart does not end.
                 let stickiness_ticks = if in_lease {
-                    self.election_timeout - self.election_elapsed
+                    self.election_timeout as usize - self.election_elapsed
                 } else {
                     0
                 };
@@ -615,8 +638,7 @@ impl<T: Storage> Raft<T> {
         self.prs.reset_votes();
         self.pending_conf_index = 0;
         self.read_only = ReadOnly::new(self.read_only.option);
-        self.pending_read_index_messages.clear();
-        self.queued_append_bounds = Vec::new();
+        self.leader_scratch = None;
 
         let last_index = self.raft_log.last_index();
         let committed = self.raft_log.committed;
@@ -634,22 +656,22 @@ impl<T: Storage> Raft<T> {
 
     /// The election timeout, in ticks.
     pub fn election_timeout(&self) -> usize {
-        self.election_timeout
+        self.election_timeout as usize
     }
 
     /// The heartbeat interval, in ticks.
     pub fn heartbeat_timeout(&self) -> usize {
-        self.heartbeat_timeout
+        self.heartbeat_timeout as usize
     }
 
     /// Ticks since the last heartbeat.
     pub fn heartbeat_elapsed(&self) -> usize {
-        self.heartbeat_elapsed
+        self.heartbeat_elapsed as usize
     }
 
     /// The current randomized election timeout, in ticks.
     pub fn randomized_election_timeout(&self) -> usize {
-        self.randomized_election_timeout
+        self.randomized_election_timeout as usize
     }
 
     /// Sets the randomized election timeout.
@@ -658,14 +680,16 @@ impl<T: Storage> Raft<T> {
     ///
     /// Unless `min_election_tick <= t < max_election_tick`.
     pub fn set_randomized_election_timeout(&mut self, t: usize) {
-        assert!(
-            self.min_election_timeout <= t && t < self.max_election_timeout,
-            "randomized election timeout {} out of [{}, {})",
-            t,
-            self.min_election_timeout,
-            self.max_election_timeout
+        let (min, max) = (
+            self.min_election_timeout as usize,
+            self.max_election_timeout as usize,
         );
-        self.randomized_election_timeout = t;
+        assert!(
+            min <= t && t < max,
+            "randomized election timeout {t} out of [{min}, {max})"
+        );
+        // Below `max_election_timeout`, a `u32`.
+        self.randomized_election_timeout = t as u32;
     }
 
     /// Draws a new randomized election timeout from
@@ -674,9 +698,11 @@ impl<T: Storage> Raft<T> {
     pub fn reset_randomized_election_timeout(&mut self) {
         use rand::Rng;
         let prev = self.randomized_election_timeout;
+        // Drawn as `usize`, as before the counters were narrowed: the same
+        // seed gives the same timeouts.
         let timeout = self
             .rng
-            .gen_range(self.min_election_timeout..self.max_election_timeout);
+            .gen_range(self.min_election_timeout as usize..self.max_election_timeout as usize);
         debug!(
             self.logger,
             "reset election timeout {prev} -> {timeout} at {elapsed}",
@@ -684,12 +710,12 @@ impl<T: Storage> Raft<T> {
             timeout = timeout,
             elapsed = self.election_elapsed,
         );
-        self.randomized_election_timeout = timeout;
+        self.randomized_election_timeout = timeout as u32;
     }
 
     /// Whether the election timeout has passed.
     pub fn pass_election_timeout(&self) -> bool {
-        self.election_elapsed >= self.randomized_election_timeout
+        self.election_elapsed >= self.randomized_election_timeout as usize
     }
 
     /// Whether this node may campaign: it is a voter in its configuration.

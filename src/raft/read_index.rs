@@ -26,7 +26,7 @@ impl<T: Storage> Raft<T> {
         // (etcd-io/etcd#7331). Hold the read until then.
         if !self.may_serve_reads() {
             debug!(self.logger, "holding a read until an entry of this term is committed"; "from" => m.from);
-            self.pending_read_index_messages.push(m);
+            self.leader_scratch().pending_read_index_messages.push(m);
             return;
         }
         self.serve_read_index(m);
@@ -78,14 +78,15 @@ impl<T: Storage> Raft<T> {
     /// voters that acknowledged a heartbeat sent within the lease duration
     /// make a quorum, counting this node. O(voters).
     fn lease_holds(&self) -> bool {
-        let lease = &self.read_only.lease;
-        if lease.transfer_started() {
+        let lease = self.read_only.lease();
+        if lease.is_some_and(|lease| lease.transfer_started()) {
             return false;
         }
         let (now, self_id) = (self.ticks, self.id);
-        let duration = lease_duration_ticks(self.election_timeout);
-        self.prs
-            .quorum_satisfies(|id| id == self_id || lease.covers(id, now, duration))
+        let duration = lease_duration_ticks(self.election_timeout as usize);
+        self.prs.quorum_satisfies(|id| {
+            id == self_id || lease.is_some_and(|lease| lease.covers(id, now, duration))
+        })
     }
 
     /// In lease mode, answers every pending read if the lease holds: it
@@ -103,10 +104,14 @@ impl<T: Storage> Raft<T> {
 
     /// Serves the reads that waited for this leader's first commit.
     pub(crate) fn release_pending_read_index(&mut self) {
-        if self.pending_read_index_messages.is_empty() || !self.may_serve_reads() {
+        let held = self
+            .leader_scratch
+            .as_ref()
+            .is_some_and(|scratch| !scratch.pending_read_index_messages.is_empty());
+        if !held || !self.may_serve_reads() {
             return;
         }
-        let msgs = std::mem::take(&mut self.pending_read_index_messages);
+        let msgs = std::mem::take(&mut self.leader_scratch().pending_read_index_messages);
         for m in msgs {
             self.serve_read_index(m);
         }
@@ -120,7 +125,7 @@ impl<T: Storage> Raft<T> {
             if let Some(send_tick) = context_send_tick(&m.context) {
                 if !self
                     .read_only
-                    .lease
+                    .lease_mut()
                     .record_ack(m.from, send_tick, self.ticks)
                 {
                     debug!(self.logger, "ignoring a heartbeat response for a tick not reached yet"; "from" => m.from, "tick" => send_tick, "now" => self.ticks);

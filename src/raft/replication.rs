@@ -14,7 +14,9 @@ use crate::errors::{Error, StorageError};
 use crate::raft_log::LogBounds;
 use crate::storage::{GetEntriesContext, GetEntriesFor, Storage};
 use crate::tracker::{Progress, ProgressState};
-use crate::util::{concatenation_within_size, entries_size_bound, payload_size};
+use crate::util::{
+    concatenation_within_size, entries_size_bound, entries_within_size, payload_size,
+};
 use crate::{INVALID_ID, INVALID_INDEX};
 
 use super::election::is_set;
@@ -95,6 +97,9 @@ impl<T: Storage> Raft<T> {
                 first: self.raft_log.first_index(),
                 last,
             };
+            if self.batch_append && self.try_batching_unstable(to, next_idx, bounds) {
+                return true;
+            }
             let ctx = GetEntriesContext::new(GetEntriesFor::SendAppend {
                 to,
                 term: self.term,
@@ -109,7 +114,7 @@ impl<T: Storage> Raft<T> {
             let term = self.raft_log.term_within(next_idx - 1, bounds);
             match (term, ents) {
                 (Ok(term), Ok(mut ents)) => {
-                    if self.batch_append && self.try_batching(to, &mut ents) {
+                    if self.batch_append && self.try_batching(to, NewEntries::Owned(&mut ents)) {
                         return true;
                     }
                     self.prepare_send_entries(&mut m, next_idx - 1, term, ents);
@@ -158,12 +163,17 @@ impl<T: Storage> Raft<T> {
     /// by what the follower is known to hold. The merged message stays
     /// within `max_size_per_msg`, as every append does.
     ///
-    /// On a merge the entries move out of `ents` into the queued message.
+    /// On a merge the entries move out of `ents` into the queued message
+    /// (or, from the unstable log, are cloned into it).
     /// The size check is constant-time in the usual case: the size bound of
     /// the entries queued for each follower is carried from one merge to the
     /// next ([`QueuedAppendBound`]).
-    fn try_batching(&mut self, to: u64, ents: &mut Vec<Entry>) -> bool {
-        let (Some(first), Some(last)) = (ents.first(), ents.last()) else {
+    fn try_batching(&mut self, to: u64, mut ents: NewEntries<'_>) -> bool {
+        let new: &[Entry] = match &ents {
+            NewEntries::Owned(ents) => ents,
+            NewEntries::Unstable { start, end } => &self.raft_log.unstable.entries[*start..*end],
+        };
+        let (Some(first), Some(last)) = (new.first(), new.last()) else {
             return false;
         };
         let (first, last) = (first.index, last.index);
@@ -191,11 +201,12 @@ impl<T: Storage> Raft<T> {
             index: msg.index,
             last: queued_last,
         };
-        let carried = self
-            .queued_append_bounds
-            .iter()
-            .position(|carried| carried.key.to == to);
-        let queued_bound = match carried.map(|i| self.queued_append_bounds[i]) {
+        let bounds = &mut self
+            .leader_scratch
+            .get_or_insert_with(Default::default)
+            .queued_append_bounds;
+        let carried = bounds.iter().position(|carried| carried.key.to == to);
+        let queued_bound = match carried.map(|i| bounds[i]) {
             Some(carried) if carried.key == key => Some(carried.bound),
             _ => entries_size_bound(&msg.entries),
         };
@@ -204,19 +215,24 @@ impl<T: Storage> Raft<T> {
             "carried size bound of the append queued for {to} is stale"
         );
         let merged_bound = queued_bound
-            .zip(entries_size_bound(ents))
+            .zip(entries_size_bound(new))
             .map(|(queued, new)| queued.saturating_add(new));
         let fits = match merged_bound {
             // The bound decides as `concatenation_within_size` would.
             Some(bound) if bound <= max_size => true,
-            _ => concatenation_within_size(&msg.entries, ents, Some(max_size)),
+            _ => concatenation_within_size(&msg.entries, new, Some(max_size)),
         };
         if !fits {
             return false;
         }
         let pr = self.prs.get_mut(to).unwrap();
-        let bytes = inflight_payload_bytes(pr, ents);
-        msg.entries.append(ents);
+        let bytes = inflight_payload_bytes(pr, new);
+        match &mut ents {
+            NewEntries::Owned(ents) => msg.entries.append(ents),
+            NewEntries::Unstable { start, end } => msg
+                .entries
+                .extend_from_slice(&self.raft_log.unstable.entries[*start..*end]),
+        }
         msg.commit = committed;
         debug_assert_eq!(msg.index + 1, msg.entries[0].index);
         debug_assert!(msg.entries.windows(2).all(|w| w[0].index + 1 == w[1].index));
@@ -225,11 +241,33 @@ impl<T: Storage> Raft<T> {
             let key = QueuedAppendKey { last, ..key };
             let updated = QueuedAppendBound { key, bound };
             match carried {
-                Some(i) => self.queued_append_bounds[i] = updated,
-                None => self.queued_append_bounds.push(updated),
+                Some(i) => bounds[i] = updated,
+                None => bounds.push(updated),
             }
         }
         true
+    }
+
+    /// [`try_batching`](Self::try_batching) for the entries from `next_idx`
+    /// on, when all of them are still in the unstable log (the usual case
+    /// for a proposal): they are cloned straight into the queued append
+    /// instead of into a vector of their own that the merge then empties.
+    /// Takes the same entries as the fetch in `maybe_send_append` would
+    /// (the same size limit), so the outcome is the same; returns false,
+    /// changing nothing, when they are not all unstable or do not merge.
+    fn try_batching_unstable(&mut self, to: u64, next_idx: u64, bounds: LogBounds) -> bool {
+        let offset = self.raft_log.unstable.offset;
+        if next_idx < offset || next_idx > bounds.last {
+            return false;
+        }
+        // The fetch path sends a snapshot when this term is unknown.
+        if self.raft_log.term_within(next_idx - 1, bounds).is_err() {
+            return false;
+        }
+        let start = (next_idx - offset) as usize;
+        let unstable = &self.raft_log.unstable.entries[start..];
+        let end = start + entries_within_size(unstable, Some(self.max_msg_size));
+        self.try_batching(to, NewEntries::Unstable { start, end })
     }
 
     /// Appends entries proposed on this leader, stamping term and index.
@@ -678,6 +716,14 @@ impl<T: Storage> Raft<T> {
             }
         }
     }
+}
+
+/// The entries [`Raft::try_batching`] merges into a queued append.
+enum NewEntries<'a> {
+    /// Fetched for this append: moved into the queued one.
+    Owned(&'a mut Vec<Entry>),
+    /// `unstable.entries[start..end]`: cloned into the queued append.
+    Unstable { start: usize, end: usize },
 }
 
 /// The payload bytes of `ents` as the inflight window of `pr` counts them

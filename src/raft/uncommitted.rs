@@ -17,27 +17,34 @@ use super::Raft;
 #[derive(Debug)]
 pub(crate) struct UncommittedState {
     max_uncommitted_size: u64,
+    /// Entries at or below this index were appended before this leadership.
+    last_log_tail_index: u64,
+    /// The account, created by the first entry it records: only a leader
+    /// with a limit ever has one, so followers do not carry its fields
+    /// inline (an idle replica's memory matters with many groups).
+    account: Option<Box<UncommittedAccount>>,
+}
+
+#[derive(Debug, Default)]
+struct UncommittedAccount {
+    /// The sum of the sizes in `entries`.
     uncommitted_size: usize,
     /// (index, payload size) of entries appended by this leader and not yet
     /// committed, oldest first. Empty entries are not recorded.
     entries: VecDeque<(u64, usize)>,
-    /// Entries at or below this index were appended before this leadership.
-    last_log_tail_index: u64,
 }
 
 impl UncommittedState {
     pub(crate) fn new(max_uncommitted_size: u64) -> Self {
         UncommittedState {
             max_uncommitted_size,
-            uncommitted_size: 0,
-            entries: VecDeque::new(),
             last_log_tail_index: 0,
+            account: None,
         }
     }
 
     pub(crate) fn reset(&mut self, last_log_tail_index: u64) {
-        self.uncommitted_size = 0;
-        self.entries.clear();
+        self.account = None;
         self.last_log_tail_index = last_log_tail_index;
     }
 
@@ -45,13 +52,21 @@ impl UncommittedState {
         self.max_uncommitted_size == NO_LIMIT
     }
 
+    /// The payload bytes recorded and not yet committed.
+    fn uncommitted_size(&self) -> usize {
+        self.account
+            .as_ref()
+            .map_or(0, |account| account.uncommitted_size)
+    }
+
     /// Whether entries of `size` bytes fit. An empty entry always fits, and
     /// so does anything when nothing is uncommitted, so a single large
     /// proposal is not refused forever.
     fn fits(&self, size: usize) -> bool {
+        let uncommitted_size = self.uncommitted_size();
         size == 0
-            || self.uncommitted_size == 0
-            || (size + self.uncommitted_size) as u64 <= self.max_uncommitted_size
+            || uncommitted_size == 0
+            || (size + uncommitted_size) as u64 <= self.max_uncommitted_size
     }
 
     pub(crate) fn track(&mut self, ents: &[Entry]) {
@@ -61,19 +76,23 @@ impl UncommittedState {
         for e in ents {
             let size = payload_size(e);
             if size > 0 && e.index > self.last_log_tail_index {
-                self.uncommitted_size += size;
-                self.entries.push_back((e.index, size));
+                let account = self.account.get_or_insert_with(Default::default);
+                account.uncommitted_size += size;
+                account.entries.push_back((e.index, size));
             }
         }
     }
 
     pub(crate) fn on_commit(&mut self, committed: u64) {
-        while let Some(&(index, size)) = self.entries.front() {
+        let Some(account) = self.account.as_mut() else {
+            return;
+        };
+        while let Some(&(index, size)) = account.entries.front() {
             if index > committed {
                 break;
             }
-            self.uncommitted_size -= size;
-            self.entries.pop_front();
+            account.uncommitted_size -= size;
+            account.entries.pop_front();
         }
     }
 }
@@ -81,7 +100,7 @@ impl UncommittedState {
 impl<T: Storage> Raft<T> {
     /// The payload bytes of this leader's uncommitted proposals.
     pub fn uncommitted_size(&self) -> usize {
-        self.uncommitted_state.uncommitted_size
+        self.uncommitted_state.uncommitted_size()
     }
 
     /// Checks whether `ents` fit under `max_uncommitted_size`. Their bytes
@@ -96,7 +115,7 @@ impl<T: Storage> Raft<T> {
                 self.logger,
                 "appending new entries would exceed the uncommitted entry size limit; dropping proposal";
                 "size" => size,
-                "uncommitted" => self.uncommitted_state.uncommitted_size,
+                "uncommitted" => self.uncommitted_state.uncommitted_size(),
                 "max" => self.uncommitted_state.max_uncommitted_size,
             );
             return false;
@@ -133,14 +152,14 @@ mod tests {
         s.reset(3);
         // Index 3 predates this leadership: not counted.
         s.track(&[entry(3, 50), entry(4, 10), entry(5, 0), entry(6, 20)]);
-        assert_eq!(s.uncommitted_size, 30);
+        assert_eq!(s.uncommitted_size(), 30);
         s.on_commit(4);
-        assert_eq!(s.uncommitted_size, 20);
+        assert_eq!(s.uncommitted_size(), 20);
         s.on_commit(4);
-        assert_eq!(s.uncommitted_size, 20);
+        assert_eq!(s.uncommitted_size(), 20);
         s.on_commit(10);
-        assert_eq!(s.uncommitted_size, 0);
-        assert!(s.entries.is_empty());
+        assert_eq!(s.uncommitted_size(), 0);
+        assert!(s.account.as_ref().unwrap().entries.is_empty());
     }
 
     #[test]
@@ -158,6 +177,23 @@ mod tests {
     fn no_limit_tracks_nothing() {
         let mut s = UncommittedState::new(NO_LIMIT);
         s.track(&[entry(1, 90)]);
-        assert_eq!(s.uncommitted_size, 0);
+        assert_eq!(s.uncommitted_size(), 0);
+        assert!(s.account.is_none(), "no account without a limit");
+    }
+
+    #[test]
+    fn reset_forgets_the_account() {
+        let mut s = UncommittedState::new(100);
+        s.reset(0);
+        assert!(
+            s.account.is_none(),
+            "an account is created by its first entry"
+        );
+        s.track(&[entry(1, 90)]);
+        assert_eq!(s.uncommitted_size(), 90);
+        s.reset(1);
+        assert!(s.account.is_none());
+        assert_eq!(s.uncommitted_size(), 0);
+        assert!(s.fits(100));
     }
 }

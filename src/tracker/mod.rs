@@ -156,7 +156,10 @@ fn majority_satisfies(voters: &HashSet<u64>, pred: impl Fn(u64) -> bool) -> bool
 pub struct ProgressTracker {
     progress: ProgressMap,
     conf: Configuration,
-    votes: HashMap<u64, bool>,
+    /// The votes of the current election, created by its first vote and
+    /// dropped by [`reset_votes`](Self::reset_votes): only a candidate
+    /// holds one, and an idle replica carries 8 bytes for it, not a map.
+    votes: Option<Box<HashMap<u64, bool>>>,
     max_inflight: usize,
     /// The byte limit of each new peer's inflight window; 0 means none.
     max_inflight_bytes: u64,
@@ -176,9 +179,7 @@ impl ProgressTracker {
         ProgressTracker {
             progress: ProgressMap::with_capacity(voters + learners),
             conf: Configuration::with_capacity(voters, learners),
-            // Only a node that campaigns records votes, and most never do:
-            // the map allocates at the first vote and keeps its room.
-            votes: HashMap::default(),
+            votes: None,
             max_inflight,
             max_inflight_bytes: 0,
             group_commit: false,
@@ -351,14 +352,17 @@ impl ProgressTracker {
 
     /// Forgets the votes of the last election.
     pub fn reset_votes(&mut self) {
-        self.votes.clear();
+        self.votes = None;
     }
 
     /// Records the vote of peer `id`. Only its first vote counts: a peer
     /// votes once per term (§5.2), so a later, different answer is a
     /// duplicate.
     pub fn record_vote(&mut self, id: u64, vote: bool) {
-        self.votes.entry(id).or_insert(vote);
+        self.votes
+            .get_or_insert_with(Default::default)
+            .entry(id)
+            .or_insert(vote);
     }
 
     /// Counts the votes of current voters as `(granted, rejected, result)`;
@@ -371,7 +375,7 @@ impl ProgressTracker {
         let (mut granted, mut rejected) = (0, 0);
         // Granted and rejected votes within each half.
         let (mut in_yes, mut in_no, mut out_yes, mut out_no) = (0, 0, 0, 0);
-        for (id, &vote) in &self.votes {
+        for (id, &vote) in self.votes() {
             let in_incoming = incoming.contains(id);
             let in_outgoing = joint && outgoing.contains(id);
             if !in_incoming && !in_outgoing {
@@ -522,7 +526,9 @@ impl ProgressTracker {
 
     /// The votes recorded in the current election.
     pub fn votes(&self) -> &HashMap<u64, bool> {
-        &self.votes
+        static NO_VOTES: HashMap<u64, bool> =
+            HashMap::with_hasher(std::hash::BuildHasherDefault::new());
+        self.votes.as_deref().unwrap_or(&NO_VOTES)
     }
 
     /// Empties the tracker: no peers, no configuration, no votes. Keeps the
@@ -530,7 +536,7 @@ impl ProgressTracker {
     pub fn clear(&mut self) {
         self.progress.clear();
         self.conf.clear();
-        self.votes.clear();
+        self.votes = None;
     }
 }
 
