@@ -30,6 +30,9 @@
 //!   change at an index gets the same configuration.
 //! - **Addressing**: a node never sends a message to itself and always
 //!   names itself as the sender.
+//! - **Bounded resources** (checked in `mod.rs`): no step ends with more
+//!   than `MAX_IN_FLIGHT` messages in flight; a message storm would
+//!   otherwise exhaust memory before any other check fired.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
