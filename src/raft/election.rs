@@ -354,10 +354,10 @@ impl<T: Storage> Raft<T> {
         let priority_ok = strictly_newer || message_priority(m) >= self.priority;
         // A node that holds no configuration yet (a new server added as a
         // voter before it heard from the leader) votes like any other: the
-        // majority that added it may need its vote (thesis §4.2.1 vs. a
-        // group stalled for good). An id whose node lost its data must not
-        // come back empty; see the crate docs, "Adding servers and reusing
-        // ids" (tikv/tikv#10533).
+        // majority that added it may need its vote before it catches up,
+        // or the group can never elect again. An id whose node lost its
+        // data must not come back empty; see the crate docs, "Adding
+        // servers and reusing ids" (tikv/tikv#10533).
         if can_vote && up_to_date && priority_ok && lease_ok {
             self.log_vote(m, "cast");
             let mut resp = Message::new();
